@@ -1,0 +1,1 @@
+"""Image and video backbones in plain PyTorch, named so published torchvision / pytorchvideo weights load."""

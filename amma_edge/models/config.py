@@ -1,0 +1,134 @@
+"""One frozen configuration per model family; a preset is one instance of it.
+
+A configuration holds everything needed to rebuild the network and to feed it (input size, clip layout,
+normalisation), so that it can be saved beside every checkpoint, ONNX file and engine and the artifact
+alone is enough to run.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+# ImageNet statistics in RGB order on a 0-1 scale: the backbones are ImageNet architectures and users may
+# load ImageNet weights with --pretrained.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+AMMA_BACKBONES = ("resnet18", "mobilenet_v2", "shufflenet_v2")
+MICRO_MOTION_VARIANTS = ("conv_diff", "rgb_diff", "none")
+
+
+@dataclass(frozen=True)
+class AMMAConfig:
+    """AMMA tubelet detector (paper 003): a clip encoder shared over K clips and a head over their features.
+
+    K clips of t frames each; the key frame is the last frame of the last clip. Defaults are the UCF101-24
+    setting of the paper (K = 3, t = 4, 288×288, 24 classes).
+    """
+
+    name: str = "amma-s"
+    backbone: str = "shufflenet_v2"
+    width: float = 1.0
+    num_classes: int = 24
+    K: int = 3
+    t: int = 4
+    input_size: tuple[int, int] = (288, 288)  # (height, width), multiples of 32
+    micro_motion: str = "conv_diff"
+    feature_dim: int = 256  # D: decoder channels at stride R = 8
+    head_conv: int = 256  # hidden channels of the center and trajectory branches
+    box_head_conv: int = 64  # hidden channels of the per-clip box branch
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    family: str = dataclasses.field(default="amma", init=False)
+
+    def __post_init__(self) -> None:
+        _check_choice("backbone", self.backbone, AMMA_BACKBONES)
+        _check_choice("micro_motion", self.micro_motion, MICRO_MOTION_VARIANTS)
+        _check_positive(self, ("num_classes", "K", "feature_dim", "head_conv", "box_head_conv"))
+        if self.t < 2 and self.micro_motion != "none":
+            raise ValueError(f"micro-motion needs clips of at least 2 frames (t >= 2), got t={self.t}")
+        if self.t < 1:
+            raise ValueError(f"t must be at least 1, got {self.t}")
+        if self.feature_dim % 4:
+            raise ValueError(f"feature_dim must be a multiple of 4 (the head reduces it by 4), got {self.feature_dim}")
+        _check_input_size(self.input_size)
+
+    @property
+    def stride(self) -> int:
+        return 8
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        return (self.input_size[0] // self.stride, self.input_size[1] // self.stride)
+
+
+@dataclass(frozen=True)
+class AStarConfig:
+    """A* frame-level detector (paper 000) on an X3D backbone, real-time setting: past frames only.
+
+    One pass per key frame over a window of `clip_len` frames ending at the key frame.
+    """
+
+    name: str = "astar-x3dm"
+    backbone: str = "x3d_m"
+    width: float = 1.0  # multiplies the backbone's channel widths (narrower models for CPU training)
+    num_classes: int = 24
+    clip_len: int = 16
+    input_size: tuple[int, int] = (224, 224)
+    head_channels: int = 256  # C_head: channels of the fused IVFF feature
+    astpp_rates: tuple[int, ...] = (1, 3, 6, 9)
+    num_anchors: int = 5
+    embedding_dim: int = 128  # action embedding used by the proxy-anchor loss
+    mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
+    std: tuple[float, float, float] = (0.225, 0.225, 0.225)
+    family: str = dataclasses.field(default="astar", init=False)
+
+    def __post_init__(self) -> None:
+        _check_choice("backbone", self.backbone, ("x3d_xs", "x3d_s", "x3d_m"))
+        _check_positive(self, ("num_classes", "clip_len", "head_channels", "num_anchors", "embedding_dim"))
+        if self.width <= 0:
+            raise ValueError(f"width must be positive, got {self.width}")
+        if not self.astpp_rates:
+            raise ValueError("astpp_rates needs at least one dilation rate")
+        _check_input_size(self.input_size)
+
+
+ModelConfig = AMMAConfig | AStarConfig
+
+
+def config_to_dict(config: ModelConfig) -> dict[str, Any]:
+    """A JSON-ready dict that `config_from_dict` turns back into the same configuration."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(data: dict[str, Any]) -> ModelConfig:
+    data = dict(data)
+    family = data.pop("family", "amma")
+    cls = {"amma": AMMAConfig, "astar": AStarConfig}.get(family)
+    if cls is None:
+        raise ValueError(f"unknown model family {family!r}: expected 'amma' or 'astar'")
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {family} configuration fields {sorted(unknown)}; known: {sorted(names)}")
+    for key, value in data.items():
+        if isinstance(value, list):
+            data[key] = tuple(value)
+    return cls(**data)
+
+
+def _check_choice(field_name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{field_name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _check_positive(config: object, names: tuple[str, ...]) -> None:
+    for n in names:
+        if getattr(config, n) <= 0:
+            raise ValueError(f"{n} must be positive, got {getattr(config, n)}")
+
+
+def _check_input_size(size: tuple[int, int]) -> None:
+    if len(size) != 2 or any(int(s) != s or s <= 0 or s % 32 for s in size):
+        raise ValueError(f"input_size must be (height, width) with both multiples of 32, got {size}")

@@ -1,0 +1,55 @@
+"""Build script: the Python package, the `amma-edge` console script, and the C extension.
+
+The C sources of the runtime's hot paths live in `amma_edge/runtime/csrc/`. Every `*.c` file there is
+compiled into the one extension module `amma_edge.runtime._native`, so adding a kernel needs no edit here.
+"""
+from pathlib import Path
+
+from setuptools import Extension, find_packages, setup
+
+HERE = Path(__file__).parent
+CSRC = HERE / "amma_edge" / "runtime" / "csrc"
+
+
+def native_extensions() -> list[Extension]:
+    sources = sorted(str(p.relative_to(HERE)) for p in CSRC.glob("*.c")) if CSRC.is_dir() else []
+    if not sources:
+        return []
+    return [
+        Extension(
+            "amma_edge.runtime._native",
+            sources=sources,
+            include_dirs=[str(CSRC.relative_to(HERE))],
+            extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+        )
+    ]
+
+
+def read_version() -> str:
+    for line in (HERE / "amma_edge" / "__init__.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split("=")[1].strip().strip('"')
+    raise RuntimeError("amma_edge/__init__.py has no __version__")
+
+
+setup(
+    name="amma-edge",
+    version=read_version(),
+    description="Real-time spatio-temporal action detection from workstation to Jetson",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["amma_edge", "amma_edge.*"]),
+    ext_modules=native_extensions(),
+    install_requires=[
+        # torch is pinned by the Makefile on CPU machines; any recent release works.
+        "torch>=2.1",
+        "numpy>=1.24",
+        "click>=8.1",
+        "opencv-python-headless>=4.8",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6"],
+    },
+    entry_points={"console_scripts": ["amma-edge=amma_edge.cli:main"]},
+)
