@@ -6,6 +6,7 @@ Users pick models by name on the command line, which is why this is a registry a
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from amma_edge.models.config import AMMAConfig, AStarConfig, ModelConfig
 
 _PRESETS: dict[str, ModelConfig] = {}
 _BUILDERS: dict[str, Callable[[Any], nn.Module]] = {}
+_FAMILY_MODULES = {"amma": "amma_edge.models.amma", "astar": "amma_edge.models.astar"}
 
 
 def register_preset(config: ModelConfig) -> ModelConfig:
@@ -56,18 +58,14 @@ def get_config(name: str, **overrides: Any) -> ModelConfig:
 
 def build(config: ModelConfig) -> nn.Module:
     """Build the network of any configuration (a preset's or one loaded from a checkpoint)."""
-    _ensure_families_loaded()
+    if config.family not in _BUILDERS:
+        # Imported on first use, so that reading presets does not import every network.
+        importlib.import_module(_FAMILY_MODULES[config.family])
     return _BUILDERS[config.family](config)
 
 
 def create(name: str, **overrides: Any) -> nn.Module:
     return build(get_config(name, **overrides))
-
-
-def _ensure_families_loaded() -> None:
-    # Imported here, not at module top, so that reading presets does not import every network.
-    import amma_edge.models.amma  # noqa: F401
-    import amma_edge.models.astar  # noqa: F401
 
 
 # The papers' models. AMMA presets use the UCF101-24 setting (K = 3); the JHMDB-21 setting is K=5, num_classes=21.

@@ -1,0 +1,48 @@
+"""From the backbone's stride-32 feature to the clip feature at stride R = 8 with D channels (AMMA §3.2).
+
+AMMA keeps one of CenterNet's three up-sampling layers and finishes with a bilinear ×2. The authors' layer is
+a deformable 3×3 convolution followed by a 4×4 transposed convolution; amma-edge uses a plain 3×3
+convolution in its place so that every model exports to ONNX and builds in TensorRT without plugins. Mobile
+backbones first reduce their 1024 / 1280 output channels to 512 with a 1×1 convolution, as published.
+"""
+from __future__ import annotations
+
+import math
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def bilinear_upsampling_init(weight: Tensor) -> None:
+    """Start a transposed convolution as bilinear interpolation, which trains faster than a random start."""
+    k = weight.shape[-1]
+    f = math.ceil(k / 2)
+    c = (2 * f - 1 - f % 2) / (2.0 * f)
+    for i in range(k):
+        for j in range(k):
+            weight.data[:, :, i, j] = (1 - abs(i / f - c)) * (1 - abs(j / f - c))
+
+
+class ChannelReducer(nn.Sequential):
+    """1×1 convolution + batch norm: mobile backbones' 1024 / 1280 channels down to the decoder's 512."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
+
+
+class Decoder(nn.Module):
+    """(B, C, H/32, W/32) → (B, D, H/8, W/8)."""
+
+    def __init__(self, in_channels: int, out_channels: int = 256):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+        self.conv_bn = nn.BatchNorm2d(out_channels)
+        self.up = nn.ConvTranspose2d(out_channels, out_channels, 4, stride=2, padding=1, bias=False)
+        self.up_bn = nn.BatchNorm2d(out_channels)
+        nn.init.kaiming_normal_(self.conv.weight, mode="fan_out", nonlinearity="relu")
+        bilinear_upsampling_init(self.up.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.conv_bn(self.conv(x)))
+        x = F.relu(self.up_bn(self.up(x)))
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)

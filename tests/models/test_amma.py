@@ -1,0 +1,151 @@
+import pytest
+import torch
+
+from amma_edge.errors import AmmaEdgeError, InputShapeError
+from amma_edge.models import AMMAConfig, build, create, get_config
+from amma_edge.models.amma.micro_motion import MICRO_MOTION_EPS, MicroMotion
+from amma_edge.models.complexity import count_parameters, measure
+
+BACKBONES = ["shufflenet_v2", "mobilenet_v2", "resnet18"]
+
+
+def small(backbone: str, micro_motion: str = "conv_diff", **kw) -> AMMAConfig:
+    base = dict(name="tiny", backbone=backbone, num_classes=5, K=3, t=4, input_size=(64, 96), micro_motion=micro_motion)
+    base.update(kw)
+    return AMMAConfig(**base)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_streaming_split_equals_full_forward(backbone):
+    model = build(small(backbone)).eval()
+    clips = torch.randn(2, 3, 4, 3, 64, 96)
+    with torch.no_grad():
+        full = model(clips)
+        features = torch.stack([model.encode(clips[:, k]) for k in range(3)], dim=1)
+        streamed = model.head(features)
+    assert set(full) == {"center", "trajectory", "box"}
+    for name in full:
+        torch.testing.assert_close(streamed[name], full[name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_output_shapes_follow_the_grid(backbone):
+    model = build(small(backbone)).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 4, 3, 64, 96))
+    assert out["center"].shape == (1, 5, 8, 12)
+    assert out["trajectory"].shape == (1, 6, 8, 12)
+    assert out["box"].shape == (1, 6, 8, 12)
+    assert float(out["center"].min()) >= 0 and float(out["center"].max()) <= 1
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+@pytest.mark.parametrize("micro_motion", ["conv_diff", "rgb_diff", "none"])
+def test_every_parameter_learns(backbone, micro_motion):
+    model = build(small(backbone, micro_motion)).train()
+    out = model(torch.randn(2, 3, 4, 3, 64, 64))
+    loss = sum(v.float().pow(2).mean() for v in out.values())
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, f"parameters without a finite gradient: {missing[:5]}"
+
+
+def test_rgb_only_variant_has_no_motion_stream():
+    with_motion = count_parameters(build(small("resnet18", "conv_diff")))
+    rgb_only = build(small("resnet18", "none"))
+    assert rgb_only.encoder.micro_motion is None and rgb_only.encoder.backbone.motion is None
+    # the motion stream duplicates conv1, layer1 and layer2 of ResNet-18 (AMMA Table 2: +0.68 M)
+    assert 0.6e6 < with_motion - count_parameters(rgb_only) < 0.75e6
+
+
+def test_fusion_weights_stay_between_zero_and_one():
+    model = build(small("shufflenet_v2"))
+    for fusion in model.encoder.backbone.fusions:
+        fusion.weight_logit.data.fill_(50.0)
+        assert 0.0 < fusion.appearance_weight <= 1.0
+        fusion.weight_logit.data.fill_(-50.0)
+        assert 0.0 <= fusion.appearance_weight < 1.0
+        a, m = torch.ones(1), torch.zeros(1)
+        fusion.weight_logit.data.fill_(0.3)
+        w = fusion.appearance_weight
+        torch.testing.assert_close(fusion(a, m), torch.tensor([w]))  # w·a + (1−w)·m
+
+
+@pytest.mark.parametrize(
+    "shape, problem",
+    [
+        ((1, 3, 5, 3, 64, 64), "t=4"),  # wrong clip length
+        ((1, 3, 4, 1, 64, 64), "channels"),  # grey frames
+        ((1, 3, 4, 3, 70, 64), "multiple of 32"),
+        ((1, 2, 4, 3, 64, 64), "K=3"),
+        ((3, 4, 3, 64, 64), "dimensions"),
+    ],
+)
+def test_wrong_input_names_the_expected_shape(shape, problem):
+    model = build(small("shufflenet_v2")).eval()
+    with pytest.raises(InputShapeError) as err:
+        model(torch.zeros(shape))
+    assert "(batch, K=3, t=4, 3, H, W)" in str(err.value) and problem in str(err.value)
+
+
+def test_encode_and_head_check_their_inputs():
+    model = build(small("shufflenet_v2")).eval()
+    with pytest.raises(InputShapeError, match=r"\(batch, t=4, 3, H, W\)"):
+        model.encode(torch.zeros(1, 3, 3, 64, 64))
+    with pytest.raises(InputShapeError, match="K=3"):
+        model.head(torch.zeros(1, 2, 64, 8, 8))
+
+
+def test_micro_motion_is_silent_on_still_frames_and_lights_up_where_things_move():
+    mm = MicroMotion("rgb_diff")
+    still = torch.rand(1, 1, 3, 64, 64).expand(1, 4, 3, 64, 64).contiguous()
+    out = mm(still)
+    assert out.shape == (1, 3, 64, 64)
+    torch.testing.assert_close(out, torch.full_like(out, MICRO_MOTION_EPS**0.5))
+
+    moving = torch.zeros(1, 4, 3, 64, 64)
+    for i in range(4):
+        moving[0, i, :, 20:30, 10 + 5 * i : 20 + 5 * i] = 1.0  # a square sliding right
+    out = mm(moving)
+    assert float(out[0, :, 20:30, 8:40].mean()) > 10 * float(out[0, :, 45:, 45:].mean())
+    # the oldest frame is farthest from the key frame, so its map covers the most motion
+    assert float(out[0, 0].sum()) > float(out[0, 2].sum())
+
+
+def test_conv_diff_motion_has_one_map_per_earlier_frame():
+    mm = MicroMotion("conv_diff")
+    assert mm(torch.randn(2, 6, 3, 32, 32)).shape == (2, 5, 32, 32)
+
+
+def test_clip_length_other_than_four_adapts_the_motion_stream():
+    model = build(small("mobilenet_v2", t=6)).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 6, 3, 64, 64))
+    assert out["center"].shape == (1, 5, 8, 8)
+
+
+def test_presets_and_overrides():
+    assert get_config("amma-s").backbone == "shufflenet_v2"
+    assert get_config("amma-m", K=5).K == 5
+    with pytest.raises(AmmaEdgeError, match="available: .*amma-s"):
+        get_config("amma-xl")
+    with pytest.raises(AmmaEdgeError, match="no setting colour"):
+        get_config("amma-s", colour="red")
+    with pytest.raises(AmmaEdgeError, match="multiples of 32"):
+        get_config("amma-s", input_size=(100, 100))
+    with pytest.raises(AmmaEdgeError, match="micro_motion"):
+        create("amma-s", micro_motion="optical_flow")
+
+
+# AMMA Table 3 (JHMDB-21 setting: K = 5, 21 classes, 288×288, t = 4): params (M) and GMACs per clip, (K·E + H)/K.
+TABLE_3 = {"amma-r18": (15.8, 5.2), "amma-m": (6.8, 1.3), "amma-s": (6.0, 1.0)}
+
+
+@pytest.mark.parametrize("name", list(TABLE_3))
+def test_sizes_match_the_paper(name):
+    params_m, gmacs = TABLE_3[name]
+    result = measure(get_config(name, K=5, num_classes=21))
+    assert result.params / 1e6 == pytest.approx(params_m, rel=0.10)
+    assert result.paper_macs_per_clip / 1e9 == pytest.approx(gmacs, rel=0.15)
+    # streaming pays the whole head for every clip, more than the paper's per-clip figure
+    assert result.stream_macs > result.paper_macs_per_clip
