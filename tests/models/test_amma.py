@@ -149,3 +149,31 @@ def test_sizes_match_the_paper(name):
     assert result.paper_macs_per_clip / 1e9 == pytest.approx(gmacs, rel=0.15)
     # streaming pays the whole head for every clip, more than the paper's per-clip figure
     assert result.stream_macs > result.paper_macs_per_clip
+
+
+def test_imagenet_weights_start_both_streams(tmp_path):
+    from amma_edge.models.amma.pretrained import load_backbone_weights
+    from amma_edge.models.backbones.resnet import resnet18
+
+    imagenet = resnet18()
+    path = tmp_path / "resnet18.pth"
+    torch.save(imagenet.state_dict(), path)
+    model = build(small("resnet18"))
+    loaded = load_backbone_weights(model, path)
+    backbone = model.encoder.backbone
+    torch.testing.assert_close(backbone.appearance.layer4[1].conv2.weight, imagenet.layer4[1].conv2.weight)
+    torch.testing.assert_close(backbone.motion.layer2[0].conv1.weight, imagenet.layer2[0].conv1.weight)
+    assert loaded == len(backbone.motion.state_dict())
+
+
+def test_wrong_weights_file_is_refused_before_anything_loads(tmp_path):
+    from amma_edge.models.amma.pretrained import load_backbone_weights
+    from amma_edge.models.backbones.mobilenet_v2 import mobilenet_v2
+
+    path = tmp_path / "mobilenet.pth"
+    torch.save(mobilenet_v2().state_dict(), path)
+    model = build(small("resnet18"))
+    before = model.encoder.backbone.appearance.conv1.weight.clone()
+    with pytest.raises(AmmaEdgeError, match="mobilenet.pth"):
+        load_backbone_weights(model, path)
+    torch.testing.assert_close(model.encoder.backbone.appearance.conv1.weight, before)

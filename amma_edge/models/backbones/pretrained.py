@@ -50,6 +50,11 @@ def load_pretrained(module: nn.Module, path: str | os.PathLike, *, prefix: str =
         raise AmmaEdgeError(f"{path} could not be loaded into {_describe(module)}: {exc}") from exc
 
 
+def read_state_dict(path: str | os.PathLike) -> Mapping[str, Any]:
+    """The state dict stored at `path` (unwrapped from "state_dict" / "model"), read with weights_only=True."""
+    return _read(Path(path))
+
+
 def _read(path: Path) -> Mapping[str, Any]:
     if not path.exists():
         raise AmmaEdgeError(f"weights file {path} does not exist; check the path (nothing is downloaded)")
