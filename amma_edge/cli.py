@@ -60,5 +60,13 @@ def models(as_json: bool, names: tuple[str, ...]) -> None:
     click.echo(format_table(["model", "params", "GMACs stream", "GMACs paper", "GMACs full", "input"], rows))
 
 
+def _add_stage_commands() -> None:
+    from amma_edge.data.cli import data
+
+    main.add_command(data)
+
+
+_add_stage_commands()
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -29,7 +29,8 @@ from torch.utils.data import DataLoader
 
 from amma_edge.data.annotations import GroundTruth
 from amma_edge.data.augment import AugmentConfig, augment_clip, mean_fill
-from amma_edge.data.dataset import AMMATrainDataset, ImageFrameReader, normalise_frames
+from amma_edge.data.dataset import AMMATrainDataset, normalise_frames
+from amma_edge.data.frames import FrameReader
 from amma_edge.data.sampling import amma_clip_frames, amma_tubelets
 from amma_edge.data.targets import amma_targets
 from amma_edge.fileio import atomic_write_text
@@ -93,7 +94,7 @@ def time_loader(dataset: AMMATrainDataset, workers: int, batches: int) -> dict[s
 
 def time_stages(root: Path, gt: GroundTruth, config: AMMAConfig, samples: int) -> dict[str, float]:
     """Per-sample milliseconds of decode / augment / normalise / targets, one process."""
-    reader = ImageFrameReader(root, gt)
+    reader = FrameReader(root, gt)
     augment = AugmentConfig()
     rng = np.random.default_rng(0)
     keys = [("video0", 12 + i) for i in range(samples)]

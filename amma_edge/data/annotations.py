@@ -10,6 +10,8 @@ Conventions kept from the published files: frames are numbered from 1; a tube is
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -31,7 +33,10 @@ class GroundTruth:
 
     `splits` holds one (train_videos, test_videos) pair per split: UCF101-24 has one, JHMDB-21 three.
     `gttubes[video][label_index]` is a list of tubes, each an N×5 array (frame, x1, y1, x2, y2).
-    `frame_dir` / `frame_pattern` say where the frames of a video live, relative to the dataset root.
+    `frame_dir` / `frame_pattern` say where the frames of a video live, relative to the dataset root;
+    `frame_dir` may also be absolute (`amma-edge data convert` records the source frames so, never copying
+    them), and a `frame_pattern` without a `{frame}` field names one video file per video (`"{video}.avi"`),
+    which `amma_edge.data.frames` decodes.
     """
 
     labels: list[str]
@@ -87,7 +92,13 @@ def save_ground_truth(gt: GroundTruth, root: str | os.PathLike) -> Path:
         "frame_pattern": gt.frame_pattern,
         "tubes": tube_index,
     }
-    atomic_write(root / TUBES_NPZ, lambda f: np.savez_compressed(f, **arrays))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    payload = buffer.getvalue()
+    # The JSON names the exact tube file it belongs to, so a save interrupted between the two writes (new
+    # tubes, old JSON) is caught at load instead of pairing boxes with the wrong videos.
+    meta["tubes_sha256"] = hashlib.sha256(payload).hexdigest()
+    atomic_write(root / TUBES_NPZ, lambda f: f.write(payload))
     atomic_write(root / ANNOTATIONS_JSON, lambda f: f.write(json.dumps(meta, indent=1).encode()))
     return root / ANNOTATIONS_JSON
 
@@ -115,8 +126,24 @@ def load_ground_truth(root: str | os.PathLike) -> GroundTruth:
     npz_path = root / TUBES_NPZ
     if not npz_path.is_file():
         raise AmmaEdgeError(f"{root} has {ANNOTATIONS_JSON} but no {TUBES_NPZ}: the dataset is incomplete")
-    with np.load(npz_path, allow_pickle=False) as npz:
+    payload = npz_path.read_bytes()
+    expected = meta.get("tubes_sha256")
+    if expected is not None and hashlib.sha256(payload).hexdigest() != expected:
+        raise AmmaEdgeError(
+            f"{npz_path} does not belong to {meta_path} (a save was interrupted or one file was replaced): "
+            "regenerate or re-convert the dataset"
+        )
+    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
+    try:
+        return _from_meta(meta, arrays, npz_path)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise AmmaEdgeError(
+            f"{meta_path} is malformed ({type(exc).__name__}: {exc}); regenerate or re-convert the dataset"
+        ) from exc
+
+
+def _from_meta(meta: dict, arrays: dict[str, np.ndarray], npz_path: Path) -> GroundTruth:
     gttubes: dict[str, dict[int, list[np.ndarray]]] = {}
     for video, by_label in meta["tubes"].items():
         gttubes[video] = {}

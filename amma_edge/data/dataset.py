@@ -1,8 +1,8 @@
 """torch Datasets that turn (video, key frame) pairs into network inputs and training targets.
 
 One sample = the frames a detector sees for one key frame (AMMA: K clips of t frames; A*: a window of
-past frames), decoded by a pluggable `read_frame(video, frame) -> BGR uint8` (default: the JPEG of the
-frame under the dataset root), augmented as one unit, resized to the model's input size and normalised
+past frames), decoded by a pluggable `read_frame(video, frame) -> BGR uint8` (default: `amma_edge.data.frames.FrameReader`,
+which reads frame images or video files), augmented as one unit, resized to the model's input size and normalised
 exactly as the model expects (BGR → RGB, 0-1, minus mean, over std), plus the targets of that key frame.
 
 Boxes are annotated at `gt.resolution[video]`; when the decoded frames have another size (re-extracted
@@ -18,12 +18,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from amma_edge.data.annotations import GroundTruth
+from amma_edge.data.frames import FrameReader
 from amma_edge.data.augment import AugmentConfig, augment_clip, mean_fill, resize_clip
 from amma_edge.data.sampling import (
     amma_clip_frames,
@@ -37,27 +37,9 @@ from amma_edge.data.targets import amma_targets, astar_targets, merge_multilabel
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.models.config import AMMAConfig, AStarConfig, ModelConfig
 
-FrameReader = Callable[[str, int], np.ndarray]
+ReadFrame = Callable[[str, int], np.ndarray]
 
 ASTAR_STRIDE = 32  # YOLO grid of the A* head
-
-
-class ImageFrameReader:
-    """Reads frame `frame` of `video` from the JPEG/PNG that `gt.frame_path` names; picklable for workers."""
-
-    def __init__(self, root: str | os.PathLike, gt: GroundTruth):
-        self.root = root
-        self.gt = gt
-
-    def __call__(self, video: str, frame: int) -> np.ndarray:
-        path = self.gt.frame_path(self.root, video, frame)
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise AmmaEdgeError(
-                f"cannot read frame {frame} of video {video!r} at {path}: check the dataset root and that the "
-                "frames were extracted, or pass a read_frame that decodes the video files"
-            )
-        return image
 
 
 def normalise_frames(frames: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
@@ -81,14 +63,14 @@ class _ClipDataset(Dataset):
         config: ModelConfig,
         samples: list[tuple[str, int]],
         augment: AugmentConfig | None,
-        read_frame: FrameReader | None,
+        read_frame: ReadFrame | None,
     ):
         self.root = root
         self.gt = gt
         self.config = config
         self.samples = samples
         self.augment = augment
-        self.read_frame: FrameReader = read_frame if read_frame is not None else ImageFrameReader(root, gt)
+        self.read_frame: ReadFrame = read_frame if read_frame is not None else FrameReader(root, gt)
         self._fill = mean_fill(config.mean)
 
     def __len__(self) -> int:
@@ -145,7 +127,7 @@ class AMMATrainDataset(_ClipDataset):
         config: AMMAConfig,
         split: str = "train",
         augment: AugmentConfig | None = AugmentConfig(),
-        read_frame: FrameReader | None = None,
+        read_frame: ReadFrame | None = None,
         *,
         split_index: int = 0,
         min_history: int = 0,
@@ -188,7 +170,7 @@ class AStarTrainDataset(_ClipDataset):
         config: AStarConfig,
         split: str = "train",
         augment: AugmentConfig | None = AugmentConfig(),
-        read_frame: FrameReader | None = None,
+        read_frame: ReadFrame | None = None,
         *,
         anchors: np.ndarray | Sequence[Sequence[float]] | None = None,
         split_index: int = 0,
@@ -233,7 +215,7 @@ class EvalDataset(_ClipDataset):
         gt: GroundTruth,
         config: ModelConfig,
         split: str = "test",
-        read_frame: FrameReader | None = None,
+        read_frame: ReadFrame | None = None,
         *,
         split_index: int = 0,
         frame_stride: int = 1,

@@ -6,7 +6,8 @@ from torch.utils.data import DataLoader
 
 from amma_edge.data.annotations import GroundTruth
 from amma_edge.data.augment import AugmentConfig
-from amma_edge.data.dataset import AMMATrainDataset, AStarTrainDataset, EvalDataset, ImageFrameReader
+from amma_edge.data.dataset import AMMATrainDataset, AStarTrainDataset, EvalDataset
+from amma_edge.data.frames import FrameReader
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.models.config import AMMAConfig, AStarConfig
 
@@ -112,7 +113,7 @@ def test_default_reader_reads_frame_files_and_names_a_missing_one(tmp_path):
     in_memory = AMMATrainDataset(tmp_path, gt, CONFIG, augment=None, read_frame=Reader())[5]
     torch.testing.assert_close(from_disk["clips"], in_memory["clips"])
     with pytest.raises(AmmaEdgeError, match="00007.png"):
-        ImageFrameReader(tmp_path, gt)("v2", 7)
+        FrameReader(tmp_path, gt)("v2", 7)
 
 
 def test_batches_collate_with_the_default_loader():
