@@ -68,6 +68,11 @@ class AStarConfig:
     """A* frame-level detector (paper 000) on an X3D backbone, real-time setting: past frames only.
 
     One pass per key frame over a window of `clip_len` frames ending at the key frame.
+
+    `anchors` are the YOLO priors of the head, (width, height) pairs in cells of the stride-32 grid (a 7×7 grid
+    at 224×224); their count is the number of anchors. The paper does not list any: the defaults are those of
+    YOWO, the baseline A* builds on, for UCF101-24 (`anchors` in YOWO's cfg/ucf24.cfg). YOWO's JHMDB-21 ones
+    are ((0.95878, 3.10197), (1.67204, 4.0040), (1.75482, 5.64937), (3.09299, 5.80857), (4.91803, 6.25225)).
     """
 
     name: str = "astar-x3dm"
@@ -78,7 +83,13 @@ class AStarConfig:
     input_size: tuple[int, int] = (224, 224)
     head_channels: int = 256  # C_head: channels of the fused IVFF feature
     astpp_rates: tuple[int, ...] = (1, 3, 6, 9)
-    num_anchors: int = 5
+    anchors: tuple[tuple[float, float], ...] = (
+        (0.70458, 1.18803),
+        (1.26654, 2.55121),
+        (1.59382, 4.08321),
+        (2.30548, 4.94180),
+        (3.52332, 5.91979),
+    )
     embedding_dim: int = 128  # action embedding used by the proxy-anchor loss
     mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
     std: tuple[float, float, float] = (0.225, 0.225, 0.225)
@@ -86,12 +97,36 @@ class AStarConfig:
 
     def __post_init__(self) -> None:
         _check_choice("backbone", self.backbone, ("x3d_xs", "x3d_s", "x3d_m"))
-        _check_positive(self, ("num_classes", "clip_len", "head_channels", "num_anchors", "embedding_dim"))
+        _check_positive(self, ("num_classes", "clip_len", "head_channels", "embedding_dim"))
         if self.width <= 0:
             raise ValueError(f"width must be positive, got {self.width}")
-        if not self.astpp_rates:
-            raise ValueError("astpp_rates needs at least one dilation rate")
+        if not self.astpp_rates or any(int(r) != r or r < 1 for r in self.astpp_rates):
+            raise ValueError(f"astpp_rates must be one or more positive integer dilation rates, got {self.astpp_rates}")
+        # JSON gives the pairs back as lists; keep the configuration hashable and equal to the one saved.
+        object.__setattr__(self, "anchors", self._anchor_pairs(self.anchors))
         _check_input_size(self.input_size)
+
+    @property
+    def num_anchors(self) -> int:
+        return len(self.anchors)
+
+    @property
+    def stride(self) -> int:
+        return 32
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        return (self.input_size[0] // self.stride, self.input_size[1] // self.stride)
+
+    @staticmethod
+    def _anchor_pairs(anchors: Any) -> tuple[tuple[float, float], ...]:
+        try:
+            pairs = tuple((float(w), float(h)) for w, h in anchors)
+        except (TypeError, ValueError):
+            raise ValueError(f"anchors must be (width, height) pairs in grid cells, got {anchors!r}") from None
+        if not pairs or any(not 0 < v < float("inf") for pair in pairs for v in pair):
+            raise ValueError(f"anchors must be one or more (width, height) pairs of positive sizes, got {anchors!r}")
+        return pairs
 
 
 ModelConfig = AMMAConfig | AStarConfig
