@@ -1,0 +1,211 @@
+"""Overlap kernels for boxes, tubelets and tubes, and the greedy suppression built on them.
+
+Boxes are (x1, y1, x2, y2). With `offset=0` they are continuous coordinates and a box's area is
+(x2 − x1)·(y2 − y1), which is what the decoder produces. With `offset=1` they are inclusive pixel indices
+and the area is (x2 − x1 + 1)·(y2 − y1 + 1): the convention of ACT's `iou2d` and of the PASCAL VOC devkit,
+which the evaluation protocols keep so that their numbers compare with published ones.
+
+A tubelet is K boxes at K frames, (K, 4) with a frame vector (K,); a tube is T boxes at T frames. Frame
+numbers are integers and are how tubelets and tubes line up in time: two tubelets are compared on the
+frames they share, whatever their K.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from amma_edge.errors import InputShapeError
+
+
+def box_area(boxes: np.ndarray, offset: float = 0.0) -> np.ndarray:
+    """Area of each box in (..., 4); a box with x2 < x1 − offset (or the same in y) has area 0."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    w = np.maximum(boxes[..., 2] - boxes[..., 0] + offset, 0.0)
+    h = np.maximum(boxes[..., 3] - boxes[..., 1] + offset, 0.0)
+    return w * h
+
+
+def paired_iou(a: np.ndarray, b: np.ndarray, offset: float = 0.0) -> np.ndarray:
+    """IoU of a[i] with b[i] for broadcastable (..., 4) arrays; 0 where the union is empty."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape[-1] != 4 or b.shape[-1] != 4:
+        raise InputShapeError(f"boxes must end in 4 coordinates (x1, y1, x2, y2); got {a.shape} and {b.shape}")
+    iw = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + offset, 0.0)
+    ih = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + offset, 0.0)
+    inter = iw * ih
+    union = box_area(a, offset) + box_area(b, offset) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray, offset: float = 0.0) -> np.ndarray:
+    """Pairwise IoU of two box sets: (N, 4) × (M, 4) → (N, M)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    return paired_iou(a[:, None, :], b[None, :, :], offset)
+
+
+def tubelet_iou(
+    a: np.ndarray, frames_a: np.ndarray, b: np.ndarray, frames_b: np.ndarray, offset: float = 0.0
+) -> np.ndarray:
+    """Mean IoU over the frames two sets of tubelets share: (Na, Ka, 4) × (Nb, Kb, 4) → (Na, Nb).
+
+    This is what the linker thresholds: a new tubelet continues a tube when it agrees with the tube's last
+    tubelet where both exist in time. Zero when they share no frame; whether they overlap in time at all is
+    a property of the frame vectors alone, which the caller checks.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    fa = np.asarray(frames_a).reshape(-1)
+    fb = np.asarray(frames_b).reshape(-1)
+    if a.ndim != 3 or a.shape[1:] != (len(fa), 4) or b.ndim != 3 or b.shape[1:] != (len(fb), 4):
+        raise InputShapeError(
+            f"tubelets must be (N, K, 4) with one frame number per K; got {a.shape} with {len(fa)} frames "
+            f"and {b.shape} with {len(fb)} frames"
+        )
+    _, ia, ib = np.intersect1d(fa, fb, return_indices=True)
+    if len(ia) == 0:
+        return np.zeros((a.shape[0], b.shape[0]))
+    return paired_iou(a[:, None, ia, :], b[None, :, ib, :], offset).mean(axis=-1)
+
+
+def aligned_tubelet_iou(
+    a: np.ndarray, frames_a: np.ndarray, b: np.ndarray, frames_b: np.ndarray, offset: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """`tubelet_iou` where each tubelet of `a` has its own frames: the linker's one comparison per class.
+
+    a (Na, Ka, 4) with frames_a (Na, Ka); b (Nb, Kb, 4) sharing frames_b (Kb,). Returns the mean IoU over
+    shared frames (Na, Nb), 0 for a row with none, and the number of shared frames per row (Na,).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    fa = np.asarray(frames_a).reshape(a.shape[0], -1)
+    fb = np.asarray(frames_b).reshape(-1)
+    if a.ndim != 3 or a.shape[1:] != (fa.shape[1], 4) or b.ndim != 3 or b.shape[1:] != (len(fb), 4):
+        raise InputShapeError(
+            f"aligned_tubelet_iou expects a (Na, Ka, 4) with frames (Na, Ka) and b (Nb, Kb, 4) with frames (Kb,); "
+            f"got {a.shape}, {fa.shape}, {b.shape}, {fb.shape}"
+        )
+    same = fa[:, :, None] == fb[None, None, :]  # (Na, Ka, Kb)
+    shared = same.sum(axis=(1, 2))
+    iou = paired_iou(a[:, None, :, None, :], b[None, :, None, :, :], offset)  # (Na, Nb, Ka, Kb)
+    total = np.einsum("nmij,nij->nm", iou, same.astype(np.float64))
+    return np.divide(total, shared[:, None], out=np.zeros_like(total), where=shared[:, None] > 0), shared
+
+
+def tube_iou(
+    frames_a: np.ndarray, boxes_a: np.ndarray, frames_b: np.ndarray, boxes_b: np.ndarray, offset: float = 0.0
+) -> float:
+    """Spatio-temporal IoU of two tubes: temporal IoU × mean spatial IoU over the frames both have.
+
+    The temporal extent of a tube is [first frame, last frame], counted inclusively (ACT's `iou3dt`). ACT
+    pairs the boxes of the overlap by position, which assumes both tubes have every frame; here they are
+    paired by frame number, and frames missing from either tube are left out of the spatial mean.
+    """
+    fa = np.asarray(frames_a).reshape(-1)
+    fb = np.asarray(frames_b).reshape(-1)
+    if len(fa) == 0 or len(fb) == 0:
+        return 0.0
+    t_inter = min(fa.max(), fb.max()) - max(fa.min(), fb.min()) + 1
+    if t_inter <= 0:
+        return 0.0
+    t_union = max(fa.max(), fb.max()) - min(fa.min(), fb.min()) + 1
+    _, ia, ib = np.intersect1d(fa, fb, return_indices=True)
+    if len(ia) == 0:
+        return 0.0
+    ba = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
+    bb = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
+    return float(t_inter / t_union * paired_iou(ba[ia], bb[ib], offset).mean())
+
+
+def tube_iou_matrix(
+    a: Sequence[tuple[np.ndarray, np.ndarray]], b: Sequence[tuple[np.ndarray, np.ndarray]], offset: float = 0.0
+) -> np.ndarray:
+    """`tube_iou` of every (frames, boxes) tube in `a` with every one in `b` → (len(a), len(b))."""
+    out = np.zeros((len(a), len(b)))
+    for i, (fa, ba) in enumerate(a):
+        for j, (fb, bb) in enumerate(b):
+            out[i, j] = tube_iou(fa, ba, fb, bb, offset)
+    return out
+
+
+def nms(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    *,
+    groups: np.ndarray | None = None,
+    top_k: int | None = None,
+    offset: float = 0.0,
+) -> np.ndarray:
+    """Greedy non-maximum suppression, independently within each group; returns the kept indices.
+
+    `boxes` is (N, 4), or (N, K, 4) for tubelets, whose overlap is the mean IoU over the K frames (ACT's
+    `nms_tubelets`). A box is suppressed when its overlap with a kept, higher-ranked box of its group is
+    greater than `threshold`. Rank is descending score, ties going to the lower input index. `top_k` keeps
+    only the first k survivors of each group. The result is ordered by group, then rank.
+
+    All groups advance together, one rank at a time, so the Python loop runs as many times as the largest
+    group has members, not once per box.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n = len(scores)
+    if boxes.shape[0] != n or boxes.shape[-1] != 4 or boxes.ndim not in (2, 3):
+        raise InputShapeError(f"nms expects boxes (N, 4) or (N, K, 4) for {n} scores, got {boxes.shape}")
+    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups).reshape(-1)
+    if len(groups) != n:
+        raise InputShapeError(f"nms expects one group per box ({n}), got {len(groups)}")
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+
+    order = np.lexsort((np.arange(n), -scores, groups))
+    sorted_boxes = boxes[order]
+    _, start, count = np.unique(groups[order], return_index=True, return_counts=True)
+    end = start + count
+    suppressed = np.zeros(n, dtype=bool)
+    for r in range(int(count.max())):
+        active = count > r
+        pivot = start[active] + r
+        stop = end[active]
+        live = ~suppressed[pivot] & (stop - pivot > 1)
+        pivot, stop = pivot[live], stop[live]
+        if len(pivot) == 0:
+            continue
+        later = stop - pivot - 1
+        pivot_rep = np.repeat(pivot, later)
+        cand = pivot_rep + 1 + np.arange(len(pivot_rep)) - np.repeat(np.cumsum(later) - later, later)
+        open_ = ~suppressed[cand]
+        pivot_rep, cand = pivot_rep[open_], cand[open_]
+        overlap = paired_iou(sorted_boxes[pivot_rep], sorted_boxes[cand], offset)
+        if overlap.ndim == 2:
+            overlap = overlap.mean(axis=1)
+        suppressed[cand[overlap > threshold]] = True
+
+    keep = ~suppressed
+    if top_k is not None:
+        kept_so_far = np.cumsum(keep)
+        before_group = np.concatenate(([0], kept_so_far))[start]
+        keep &= kept_so_far - np.repeat(before_group, count) <= top_k
+    return order[keep]
+
+
+def tube_nms(
+    tubes: Sequence[tuple[np.ndarray, np.ndarray]], scores: np.ndarray, threshold: float, offset: float = 0.0
+) -> np.ndarray:
+    """Greedy suppression of (frames, boxes) tubes on `tube_iou` (ACT's `nms3dt`); kept indices by rank.
+
+    Rank is descending score, ties to the lower index; a tube goes when its IoU with a kept one is greater
+    than `threshold`.
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(tubes) != len(scores):
+        raise InputShapeError(f"tube_nms expects one score per tube, got {len(scores)} for {len(tubes)} tubes")
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    ious = tube_iou_matrix([tubes[i] for i in order], [tubes[i] for i in order], offset)
+    suppressed = np.zeros(len(order), dtype=bool)
+    for i in range(len(order)):
+        if not suppressed[i]:
+            suppressed[i + 1:] |= ious[i, i + 1:] > threshold
+    return order[~suppressed]
