@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): setup.py pyproject.toml
+$(STAMP): setup.py pyproject.toml $(wildcard amma_edge/runtime/csrc/*.c amma_edge/runtime/csrc/*.h)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_PIN)"
@@ -20,10 +20,10 @@ $(STAMP): setup.py pyproject.toml
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest -q -m "not slow and not device"
+	AMMA_EDGE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -m "not slow and not device"
 
 test-slow: install
-	$(BIN)/python -m pytest -q -m "slow and not device"
+	AMMA_EDGE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -m "slow and not device"
 
 test-device: install
 	$(BIN)/python -m pytest -q -m device
