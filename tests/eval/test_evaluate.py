@@ -1,0 +1,71 @@
+"""End to end through the streaming path with an oracle head built from the ground-truth targets: the
+targets, decode, streaming, linking and metrics must all agree on their conventions to score near 100."""
+import cv2
+import numpy as np
+
+from amma_edge.data.annotations import GroundTruth
+from amma_edge.data.sampling import amma_tubelets
+from amma_edge.data.targets import amma_targets
+from amma_edge.eval.evaluate import evaluate_amma
+from amma_edge.models import AMMAConfig
+
+CONFIG = AMMAConfig(name="oracle", num_classes=3, K=3, t=4, input_size=(64, 96))
+ORIGINAL = (120, 160)  # (h, w) of the video, not the input size: boxes must be scaled both ways
+
+
+def moving_tube(first, last, x0, y0, dx, size=(40, 60)):
+    frames = np.arange(first, last + 1)
+    x1 = x0 + dx * (frames - first)
+    return np.column_stack([frames, x1, np.full_like(x1, y0), x1 + size[0], np.full_like(x1, y0 + size[1])]).astype(np.float32)
+
+
+def make_dataset(root):
+    gt = GroundTruth(
+        labels=["walk", "wave", "jump"],
+        splits=[([], ["a", "b"])],
+        nframes={"a": 24, "b": 24},
+        resolution={"a": ORIGINAL, "b": ORIGINAL},
+        gttubes={"a": {0: [moving_tube(1, 24, 10, 30, 2.0)]}, "b": {2: [moving_tube(1, 24, 100, 40, -1.5)]}},
+    )
+    blank = np.zeros(ORIGINAL + (3,), np.uint8)
+    for video in gt.nframes:
+        (root / "rgb-images" / video).mkdir(parents=True)
+        for f in range(1, 25):
+            cv2.imwrite(str(gt.frame_path(root, video, f)), blank)
+    return gt
+
+
+class OracleHead:
+    """Ignores the features and draws the maps the targets say the model should output at this key frame."""
+
+    def __init__(self, gt, videos):
+        self.gt, self.videos, self.video, self.step = gt, list(videos), -1, 0
+
+    def start(self, video):
+        self.video, self.step = video, 0
+
+    def __call__(self, features):
+        self.step += 1
+        key = self.step * CONFIG.t
+        labels, boxes = amma_tubelets(self.gt.gttubes[self.video], key, CONFIG.K, CONFIG.t)
+        scale = np.array([CONFIG.input_size[1] / ORIGINAL[1], CONFIG.input_size[0] / ORIGINAL[0]] * 2)
+        tg = amma_targets(labels, boxes * scale, CONFIG.num_classes, CONFIG.input_size)
+        h, w = CONFIG.output_size
+        trajectory = np.zeros((2 * CONFIG.K, h * w), np.float32)
+        box = np.zeros((2 * CONFIG.K, h * w), np.float32)
+        n = int(tg["mask"].sum())
+        trajectory[:, tg["index"][:n]] = tg["movement"][:n].T
+        box[:, tg["index"][:n]] = tg["size"][:n].T
+        return {"center": tg["heatmap"], "trajectory": trajectory.reshape(-1, h, w), "box": box.reshape(-1, h, w)}
+
+
+def test_oracle_maps_score_near_perfectly_through_the_stream(tmp_path):
+    gt = make_dataset(tmp_path)
+    head = OracleHead(gt, ["a", "b"])
+    result = evaluate_amma(
+        lambda clip: np.zeros((CONFIG.feature_dim // 4,) + CONFIG.output_size, np.float32),
+        head, CONFIG, tmp_path, gt, on_video=lambda i, n, video: head.start(video),
+    )
+    assert result.videos == 2 and result.frames_scored == 48
+    assert result.frame.mean_ap > 99.9, result.frame.as_dict()
+    assert result.video.mean_ap(0.5) == 100.0, result.video.as_dict()
