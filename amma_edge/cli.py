@@ -62,8 +62,10 @@ def models(as_json: bool, names: tuple[str, ...]) -> None:
 
 def _add_stage_commands() -> None:
     from amma_edge.data.cli import data
+    from amma_edge.train.cli import train
 
     main.add_command(data)
+    main.add_command(train)
 
 
 _add_stage_commands()

@@ -1,0 +1,330 @@
+import io
+import os
+import signal
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from amma_edge.data.annotations import GroundTruth, save_ground_truth
+from amma_edge.data.dataset import AMMATrainDataset
+from amma_edge.errors import AmmaEdgeError
+from amma_edge.models import get_config
+from amma_edge.train.checkpoint import load_checkpoint, load_model
+from amma_edge.train.cli import coerce, split_overrides
+from amma_edge.train.cli import train as train_command
+from amma_edge.train.losses import AStarLossConfig
+from amma_edge.train.progress import ProgressLine, format_duration, read_log
+from amma_edge.train.trainer import (
+    NonFiniteLossError,
+    Trainer,
+    default_train_config,
+    lr_factor,
+    resumed_config,
+)
+
+H, W = 32, 48
+TINY = {"input_size": (64, 64), "K": 2, "t": 2, "width": 0.5, "feature_dim": 16, "head_conv": 8, "box_head_conv": 8}
+LABELS = ["walk", "wave", "jump"]
+
+
+def tiny_gt(videos=4, frames=4) -> GroundTruth:
+    names = [f"v{i}" for i in range(videos)]
+    tubes = {}
+    for i, v in enumerate(names):
+        f = np.arange(1, frames + 1, dtype=np.float32)
+        x = 2.0 + i + f
+        tubes[v] = {i % 3: [np.stack([f, x, 4 + 0 * f, x + 14, 28 + 0 * f], 1)]}
+    return GroundTruth(labels=list(LABELS), splits=[(names[:-1], names[-1:])], nframes={v: frames for v in names},
+                       resolution={v: (H, W) for v in names}, gttubes=tubes)
+
+
+def read_frame(video: str, frame: int) -> np.ndarray:
+    img = np.full((H, W, 3), 40, np.uint8)
+    x = 2 + int(video[1:]) + frame
+    img[4:28, x:x + 14] = (60 * (int(video[1:]) % 3) + 80, 200, 120)
+    return img
+
+
+def tiny_amma(num_classes=3):
+    return get_config("amma-s", num_classes=num_classes, **TINY)
+
+
+def datasets(config):
+    gt = tiny_gt()
+    return (AMMATrainDataset("unused", gt, config, read_frame=read_frame),  # 12 samples: 3 steps of 4
+            AMMATrainDataset("unused", gt, config, "test", None, read_frame=read_frame))
+
+
+def make_config(out, **overrides):
+    base = {"out": str(out), "epochs": 2, "batch_size": 4, "workers": 0, "log_every": 1, "lr": 1e-3,
+            "lr_milestones": (1,), "lr_gamma": 0.5}
+    base.update(overrides)
+    return default_train_config(tiny_amma(), **base)
+
+
+def fit(config, train_set, *, stream=None, **kwargs):
+    trainer = Trainer(config, tiny_amma(), train_set, class_names=LABELS, stream=stream or io.StringIO(), **kwargs)
+    return trainer, trainer.fit()
+
+
+def same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory):
+    """2 epochs × 3 steps without interruption: the reference every resumed run must reproduce."""
+    train_set, _ = datasets(tiny_amma())
+    _, result = fit(make_config(tmp_path_factory.mktemp("straight")), train_set)
+    return {k: v.clone() for k, v in result.model.state_dict().items()}, result
+
+
+# -------------------------------------------------------------------------------------------- resume
+
+
+def test_stop_and_resume_mid_epoch_gives_bit_identical_weights(tmp_path, straight_run):
+    reference, straight = straight_run
+    train_set, _ = datasets(tiny_amma())
+    config = make_config(tmp_path, max_steps=4, workers=1)  # one step into epoch 2; workers do not matter
+    fit(config, train_set)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert (state["epoch"], state["step_in_epoch"], state["step"]) == (1, 1, 4)
+    _, result = fit(resumed_config(config, max_steps=0, workers=0), train_set, resume=state)
+    assert result.step == straight.step == 6
+    assert same_weights(result.model.state_dict(), reference)
+    steps = [r for r in read_log(tmp_path / "log.jsonl") if r["event"] == "step"]
+    assert [r["step"] for r in steps] == list(range(1, 7))  # the resumed run extends the same log
+    assert {r["lr"] for r in steps if r["epoch"] == 1} == {1e-3}
+    assert {r["lr"] for r in steps if r["epoch"] == 2} == {5e-4}  # × 0.5 after epoch 1
+
+
+def _sigint_inside_step(trainer, where, at_step, times=1):
+    """Send Ctrl-C from inside step `at_step` + 1: after the forward pass (batch-norm statistics have moved)
+    or after the optimizer update (weights have moved), in both cases before the step is counted."""
+
+    def hook(*args):
+        if trainer.step == at_step:
+            for _ in range(times):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    if where == "forward":
+        trainer.step_module.model.register_forward_hook(hook)
+    else:
+        trainer.optimizer.register_step_post_hook(hook)
+
+
+@pytest.mark.parametrize("where", ["forward", "update"])
+def test_ctrl_c_inside_a_step_saves_a_checkpoint_that_resumes_exactly(tmp_path, straight_run, where):
+    reference, _ = straight_run
+    train_set, _ = datasets(tiny_amma())
+    config = make_config(tmp_path)
+    out = io.StringIO()
+    trainer = Trainer(config, tiny_amma(), train_set, class_names=LABELS, stream=out)
+    _sigint_inside_step(trainer, where, at_step=2)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["step"] == 3  # the step in progress was finished, then saved
+    assert f"--resume {tmp_path / 'last.pt'}" in out.getvalue()
+    _, result = fit(resumed_config(config), train_set, resume=state)
+    assert same_weights(result.model.state_dict(), reference)  # batch-norm statistics included
+
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    out = io.StringIO()
+    trainer = Trainer(make_config(tmp_path, checkpoint_every=1), tiny_amma(), train_set, class_names=LABELS,
+                      stream=out)
+    _sigint_inside_step(trainer, "forward", at_step=2, times=2)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 2
+    assert "nothing saved" in out.getvalue()
+
+
+def test_resume_refuses_changes_that_would_not_continue_the_same_run(tmp_path):
+    config = make_config(tmp_path)
+    assert resumed_config(config, epochs=5, workers=3).epochs == 5
+    with pytest.raises(AmmaEdgeError, match="cannot change lr"):
+        resumed_config(config, lr=0.1)
+
+
+def test_a_new_run_will_not_overwrite_an_old_one(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    fit(make_config(tmp_path, max_steps=1), train_set)
+    with pytest.raises(AmmaEdgeError, match="--resume"):
+        fit(make_config(tmp_path, max_steps=1), train_set)
+
+
+# ------------------------------------------------------------------------------------- failure modes
+
+
+class PoisonAfter(torch.utils.data.Dataset):
+    """Clips of NaN from the n-th item loaded on (the loader runs in this process, in batch order)."""
+
+    def __init__(self, dataset, n):
+        self.dataset, self.n, self.calls = dataset, n, 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        item = self.dataset[i]
+        self.calls += 1
+        if self.calls > self.n:
+            item["clips"] = torch.full_like(item["clips"], float("nan"))
+        return item
+
+
+def test_a_nan_loss_stops_training_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    config = make_config(tmp_path, checkpoint_every=1)
+    with pytest.raises(NonFiniteLossError, match="step 3 ") as error:
+        fit(config, PoisonAfter(train_set, 8))  # batches 1 and 2 are clean
+    assert "last.pt (step 2) is untouched" in str(error.value)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    assert read_log(tmp_path / "log.jsonl")[-1]["event"] == "nonfinite_loss"
+
+
+def test_amp_on_cpu_says_so_and_trains_in_float32(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    out = io.StringIO()
+    trainer, result = fit(make_config(tmp_path, amp=True, max_steps=1), train_set, stream=out)
+    assert "--amp needs a CUDA device" in out.getvalue()
+    assert not trainer.amp and result.step == 1
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
+# ---------------------------------------------------------------------------- validation, checkpoints
+
+
+def test_best_checkpoint_follows_the_pluggable_metric(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    scores = iter([0.2, 0.5, 0.4])
+    seen_modes = []
+
+    def evaluate(model):
+        seen_modes.append(model.training)
+        return {"frame_map": next(scores)}
+
+    config = make_config(tmp_path, epochs=3, batch_size=6, best_metric="frame_map", best_mode="max")
+    _, result = fit(config, train_set, evaluate=evaluate)
+    assert seen_modes == [False, False, False]  # evaluated in eval mode
+    best, last = load_checkpoint(tmp_path / "best.pt"), load_checkpoint(tmp_path / "last.pt")
+    assert best["epoch"] == 2 and best["metrics"] == {"frame_map": 0.5}
+    assert best["best"] == {"metric": "frame_map", "value": 0.5}
+    assert last["epoch"] == 3 and last["metrics"] == {"frame_map": 0.4}
+    assert result.best == 0.5 and result.best_checkpoint == tmp_path / "best.pt"
+    assert last["class_names"] == LABELS and last["model_config"]["num_classes"] == 3
+    assert last["train_config"]["best_metric"] == "frame_map"
+    model, _ = load_model(tmp_path / "last.pt")
+    assert same_weights(model.state_dict(), {k: v.cpu() for k, v in result.model.state_dict().items()})
+
+
+def test_default_validation_is_the_loss_on_the_test_split(tmp_path):
+    train_set, val_set = datasets(tiny_amma())
+    _, result = fit(make_config(tmp_path, epochs=1), train_set, val_dataset=val_set)
+    assert set(result.metrics) == {"val_loss", "val_center", "val_movement", "val_size"}
+    assert load_checkpoint(tmp_path / "best.pt")["best"]["metric"] == "val_loss"
+
+
+def test_astar_proxies_get_their_own_faster_parameter_group(tmp_path):
+    config = get_config("astar-x3dm", backbone="x3d_xs", input_size=(64, 64), num_classes=3, clip_len=4, width=0.25,
+                        head_channels=16, embedding_dim=8, astpp_rates=(1,))
+    train_cfg = default_train_config(config, out=str(tmp_path), workers=0, loss=AStarLossConfig(multilabel=True))
+    trainer = Trainer(train_cfg, config, list(range(20)), class_names=LABELS, stream=io.StringIO())
+    model_group, proxy_group = trainer.optimizer.param_groups
+    assert proxy_group["params"] == [trainer.step_module.criterion.pal.proxies]
+    assert proxy_group["lr"] == pytest.approx(100 * model_group["lr"])
+    assert proxy_group["weight_decay"] == 0.0 and model_group["weight_decay"] == 0.01
+    assert type(trainer.optimizer).__name__ == "AdamW"
+
+
+# ------------------------------------------------------------------------------------ schedule, progress
+
+
+def test_paper_schedules_are_the_defaults():
+    amma_s = default_train_config(get_config("amma-s"))
+    assert (amma_s.optimizer, amma_s.lr, amma_s.lr_milestones, amma_s.lr_gamma, amma_s.epochs) == \
+        ("adam", 2.5e-4, (6, 8), 0.1, 10)
+    assert default_train_config(get_config("amma-r18")).lr == 5e-4
+    astar = default_train_config(get_config("astar-x3dm"))
+    assert (astar.optimizer, astar.lr, astar.lr_gamma, astar.epochs) == ("adamw", 1e-4, 0.5, 5)
+
+
+def test_lr_factor_warms_up_then_decays_by_epoch():
+    f = [lr_factor(s, steps_per_epoch=10, milestones=(2, 3), gamma=0.1, warmup_steps=4) for s in range(40)]
+    assert f[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert f[19] == 1.0 and f[20] == pytest.approx(0.1) and f[30] == pytest.approx(0.01)
+
+
+def test_progress_is_one_line_in_place_on_a_terminal_and_every_n_steps_in_a_log():
+    common = {"total_steps": 6, "epoch": 1, "epochs": 1, "loss": 1.5, "parts": {"center": 1.0},
+              "clips_per_second": 32.0, "eta_seconds": 75}
+    tty, log = io.StringIO(), io.StringIO()
+    on_tty, in_log = ProgressLine(tty, every=3, tty=True, min_interval=0), ProgressLine(log, every=3, tty=False)
+    for step in range(1, 7):
+        on_tty.update(step=step, **common)
+        in_log.update(step=step, **common)
+    assert "\n" not in tty.getvalue() and tty.getvalue().count("\r") == 6
+    lines = log.getvalue().splitlines()
+    assert [line.split("step ")[1].split()[0] for line in lines] == ["3/6", "6/6"]
+    assert "loss 1.5000 (center 1.000)  32.0 clips/s  ETA 1:15" in lines[0]
+    assert format_duration(3725) == "1:02:05" and format_duration(float("nan")) == "?"
+
+
+# --------------------------------------------------------------------------------------------------- CLI
+
+
+def test_set_overrides_are_routed_and_typed():
+    sets = split_overrides(("K=5", "train.warmup_steps=10", "multilabel=yes"), {"K", "input_size"},
+                           {"warmup_steps"}, {"multilabel"})
+    assert sets == {"model": {"K": "5"}, "train": {"warmup_steps": "10"}, "loss": {"multilabel": "yes"}}
+    assert coerce("160x128", (288, 288), "input_size") == (160, 128)
+    assert coerce("yes", False, "multilabel") is True
+    with pytest.raises(AmmaEdgeError, match="no such setting"):
+        split_overrides(("kk=1",), {"K"}, set(), set())
+
+
+def _write_dataset(root):
+    gt = tiny_gt(videos=3)
+    gt.frame_dir, gt.frame_pattern = "frames", "{video}/{frame:05d}.png"
+    for video in gt.videos:
+        for frame in range(1, gt.nframes[video] + 1):
+            path = gt.frame_path(root, video, frame)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), read_frame(video, frame))
+    save_ground_truth(gt, root)
+    return root
+
+
+def test_cli_trains_resumes_and_explains_refusals(tmp_path):
+    data, out = _write_dataset(tmp_path / "data"), tmp_path / "run"
+    tiny = [f"--set={k}={v}" for k, v in (("K", 2), ("t", 2), ("width", 0.5), ("feature_dim", 16), ("head_conv", 8),
+                                           ("box_head_conv", 8))]
+    args = ["--model", "amma-s", "--data", str(data), "--epochs", "1", "--batch", "4", "--workers", "0",
+            "--input-size", "64", "--device", "cpu", "--out", str(out), "--seed", "3", *tiny]
+    runner = CliRunner()
+    result = runner.invoke(train_command, args)
+    assert result.exit_code == 0, result.output
+    state = load_checkpoint(out / "last.pt")
+    assert state["model_config"]["num_classes"] == 3  # taken from the dataset, not the preset's 24
+    assert state["model_config"]["input_size"] == (64, 64) and state["train_config"]["seed"] == 3
+    assert state["class_names"] == LABELS and state["step"] == 2  # 8 training samples / batch 4
+
+    again = runner.invoke(train_command, args)
+    assert again.exit_code != 0 and "--resume" in again.output
+
+    resumed = runner.invoke(train_command, ["--resume", str(out / "last.pt"), "--epochs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    assert load_checkpoint(out / "last.pt")["step"] == 4
+
+    refused = runner.invoke(train_command, ["--resume", str(out / "last.pt"), "--lr", "0.1"])
+    assert refused.exit_code != 0 and "cannot change lr" in refused.output
+    refused = runner.invoke(train_command, ["--resume", str(out / "last.pt"), "--input-size", "96"])
+    assert refused.exit_code != 0 and "input_size" in refused.output
