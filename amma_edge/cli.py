@@ -7,20 +7,10 @@ import sys
 import click
 
 from amma_edge import __version__
-from amma_edge.errors import AmmaEdgeError
+from amma_edge.clitools import UserErrorGroup
 
 
-class _Group(click.Group):
-    """Shows user-facing errors as one line ("Error: …") instead of a traceback."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AmmaEdgeError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=UserErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="amma-edge")
 def main() -> None:
     """Real-time spatio-temporal action detection, from the workstation to an embedded GPU."""

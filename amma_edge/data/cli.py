@@ -7,20 +7,10 @@ from pathlib import Path
 
 import click
 
-from amma_edge.errors import AmmaEdgeError
+from amma_edge.clitools import UserErrorGroup
 
 
-class _DataGroup(click.Group):
-    """Shows user-facing errors as one line, also when the group runs on its own (tests, `python -m`)."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AmmaEdgeError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-
-@click.group(cls=_DataGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=UserErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def data() -> None:
     """Datasets: convert published annotations to amma-edge's format and check a dataset before training.
 
