@@ -78,3 +78,12 @@ def check(path: Path, as_json: bool, decode: bool) -> None:
         click.echo(f"{loaded.source}: {report.summary()}")
     if not report.ok:
         click.get_current_context().exit(1)
+
+
+def _add_synth() -> None:
+    from amma_edge.data.synth.cli import synth
+
+    data.add_command(synth)
+
+
+_add_synth()
