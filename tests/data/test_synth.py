@@ -296,6 +296,6 @@ def test_bad_settings_are_user_errors():
     with pytest.raises(AmmaEdgeError, match="too small"):
         make_video_spec(0, 0, width=32, height=24)
     with pytest.raises(AmmaEdgeError, match="test-fraction"):
-        SynthConfig(videos=2, test_fraction=1.0)
+        SynthConfig(videos=2, test_fraction=1.5)
     with pytest.raises(AmmaEdgeError, match="juggle"):
         make_video_spec(0, 0, classes=("walk", "juggle"))

@@ -44,7 +44,8 @@ def _classes(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--classes", default=None, callback=_classes,
               help=f"Comma-separated action classes. Default: all of {','.join(CLASSES)}.")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True,
-              help="Share of each class's videos in the test split.")
+              help="Share of each class's videos in the test split; 1 makes a held-out "
+                   "test-only set (e.g. with another --seed) for `amma-edge eval`.")
 @click.option("--frames", "frames", default="40-90", show_default=True, callback=_frames,
               help="Video length range in frames, MIN-MAX.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes. Default: one per core.")

@@ -59,8 +59,8 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if self.videos < 1:
             raise AmmaEdgeError(f"--videos must be at least 1, got {self.videos}")
-        if not 0.0 <= self.test_fraction < 1.0:
-            raise AmmaEdgeError(f"--test-fraction must be in [0, 1), got {self.test_fraction}")
+        if not 0.0 <= self.test_fraction <= 1.0:
+            raise AmmaEdgeError(f"--test-fraction must be in [0, 1], got {self.test_fraction}")
         object.__setattr__(self, "classes", check_classes(self.classes))
         self.spec(0)  # validates sizes, fps and lengths with the same messages the stream gives
 
