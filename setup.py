@@ -51,9 +51,20 @@ setup(
         "numpy>=1.24",
         "click>=8.1",
         "opencv-python-headless>=4.8",
+        # The device runtime's default engine; the demo model ships as ONNX.
+        "onnxruntime>=1.17",
+        "psutil>=5.9",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        # Export and INT8 calibration (workstation side).
+        "export": ["onnx>=1.15", "onnxsim>=0.4"],
+        # Precision-recall plots and benchmark charts.
+        "plot": ["matplotlib>=3.7"],
+        # TensorRT engines are built and run on the device, from JetPack's or NVIDIA's wheels.
+        "tensorrt": ["tensorrt>=10", "cuda-python>=12"],
+        "jetson": ["jetson-stats>=4.2"],
+        "nvml": ["nvidia-ml-py>=12"],
+        "test": ["pytest>=7", "hypothesis>=6", "onnx>=1.15", "onnxsim>=0.4", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["amma-edge=amma_edge.cli:main"]},
 )
