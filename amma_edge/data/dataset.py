@@ -23,8 +23,8 @@ import torch
 from torch.utils.data import Dataset
 
 from amma_edge.data.annotations import GroundTruth
-from amma_edge.data.frames import FrameReader
 from amma_edge.data.augment import AugmentConfig, augment_clip, mean_fill, resize_clip
+from amma_edge.data.frames import FrameReader
 from amma_edge.data.sampling import (
     amma_clip_frames,
     amma_tubelets,
