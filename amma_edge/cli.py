@@ -52,10 +52,12 @@ def models(as_json: bool, names: tuple[str, ...]) -> None:
 
 def _add_stage_commands() -> None:
     from amma_edge.data.cli import data
+    from amma_edge.eval.cli import eval_command
     from amma_edge.train.cli import train
 
     main.add_command(data)
     main.add_command(train)
+    main.add_command(eval_command)
 
 
 _add_stage_commands()

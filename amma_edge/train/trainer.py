@@ -87,7 +87,9 @@ class TrainConfig:
     `batch_size` is per process (torchrun multiplies it by the number of processes). `max_steps` > 0 stops
     after that many optimizer steps (a resumable stop). `checkpoint_every` > 0 also writes last.pt every
     that many steps, not only at the end of each epoch. `val_max_samples` > 0 validates on that many
-    evenly spaced test samples. `best_mode` is "min" for losses, "max" for mAPs.
+    evenly spaced test samples. `validation="map"` scores the test videos through the streaming evaluation
+    instead (frame_mAP, video_mAP@0.5); best.pt then follows frame_mAP. `best_mode` is "min" for losses, "max"
+    for mAPs.
     """
 
     model: str = "amma-s"
@@ -114,6 +116,8 @@ class TrainConfig:
     checkpoint_every: int = 0
     val_every: int = 1
     val_max_samples: int = 0
+    validation: str = "loss"  # "loss" on test samples, or "map": streaming frame- and video-mAP on test videos
+    val_max_videos: int = 0  # "map" validation on at most this many test videos (evenly spaced); 0: all
     best_metric: str = "val_loss"
     best_mode: str = "min"
     loss: LossConfig | None = None  # None: the model family's default
@@ -140,6 +144,10 @@ class TrainConfig:
             problems.append(f"lr_milestones must be increasing epoch numbers from 1, got {list(self.lr_milestones)}")
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.validation not in ("loss", "map"):
+            problems.append(f"validation must be 'loss' or 'map', got {self.validation!r}")
+        if self.val_max_videos < 0:
+            problems.append(f"val_max_videos must not be negative, got {self.val_max_videos}")
         if self.best_mode not in ("min", "max"):
             problems.append(f"best_mode must be 'min' or 'max', got {self.best_mode!r}")
         if problems:
@@ -180,7 +188,8 @@ def default_train_config(model_config: ModelConfig, **overrides: Any) -> TrainCo
 
 # Settings that may change when a run is resumed: they do not alter what the remaining steps compute.
 RESUMABLE_CHANGES = frozenset({"epochs", "max_steps", "device", "amp", "workers", "out", "data", "log_every",
-                               "checkpoint_every", "val_every", "val_max_samples", "best_metric", "best_mode"})
+                               "checkpoint_every", "val_every", "val_max_samples", "best_metric", "best_mode",
+                               "validation", "val_max_videos"})
 
 
 def resumed_config(saved: TrainConfig, **changes: Any) -> TrainConfig:
@@ -794,6 +803,13 @@ def train(
         dataset = load_dataset(config.data)
     gt, root = dataset
     train_set, val_set = make_datasets(config, model_config, gt, root)
+    if evaluate is None and config.validation == "map" and val_set is not None:
+        from amma_edge.eval.validation import streaming_map_evaluator
+
+        evaluate = streaming_map_evaluator(model_config, gt, root, split_index=config.split_index,
+                                           max_videos=config.val_max_videos, class_names=tuple(gt.labels))
+        if config.best_metric == "val_loss":
+            config = dataclasses.replace(config, best_metric="frame_mAP", best_mode="max")
     ctx = init_distributed(config.device)
     try:
         trainer = Trainer(config, model_config, train_set, class_names=gt.labels, evaluate=evaluate,
