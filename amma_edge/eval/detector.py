@@ -38,7 +38,10 @@ def torch_detector(model: Any, config: ModelConfig, class_names: tuple[str, ...]
     model = model.to(device).eval()
 
     def as_tensor(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).unsqueeze(0).to(device)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if not x.flags.writeable:  # the feature cache hands out read-only views; torch wants to own writable memory
+            x = x.copy()
+        return torch.from_numpy(x).unsqueeze(0).to(device)
 
     if isinstance(config, AMMAConfig):
         @torch.inference_mode()

@@ -328,3 +328,17 @@ def test_cli_trains_resumes_and_explains_refusals(tmp_path):
     assert refused.exit_code != 0 and "cannot change lr" in refused.output
     refused = runner.invoke(train_command, ["--resume", str(out / "last.pt"), "--input-size", "96"])
     assert refused.exit_code != 0 and "input_size" in refused.output
+
+
+def test_map_validation_scores_test_videos_and_picks_best_by_frame_map(tmp_path):
+    data, out = _write_dataset(tmp_path / "data"), tmp_path / "run"
+    tiny = [f"--set={k}={v}" for k, v in (("K", 2), ("t", 2), ("width", 0.5), ("feature_dim", 16), ("head_conv", 8),
+                                           ("box_head_conv", 8))]
+    args = ["--model", "amma-s", "--data", str(data), "--epochs", "1", "--batch", "4", "--workers", "0",
+            "--input-size", "64", "--device", "cpu", "--out", str(out), "--set", "validation=map", *tiny]
+    result = CliRunner().invoke(train_command, args)
+    assert result.exit_code == 0, result.output
+    best = load_checkpoint(out / "best.pt")
+    assert set(best["metrics"]) == {"frame_mAP", "video_mAP@0.5"}
+    assert all(0.0 <= v <= 100.0 for v in best["metrics"].values())
+    assert best["best"]["metric"] == "frame_mAP" and best["train_config"]["best_mode"] == "max"
