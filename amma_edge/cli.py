@@ -54,10 +54,16 @@ def _add_stage_commands() -> None:
     from amma_edge.data.cli import data
     from amma_edge.eval.cli import eval_command
     from amma_edge.train.cli import train
+    from amma_edge.viz.cli import viz
 
     main.add_command(data)
     main.add_command(train)
     main.add_command(eval_command)
+    main.add_command(viz)
+
+    from amma_edge.runtime.cli import run_command
+
+    main.add_command(run_command)
 
 
 _add_stage_commands()

@@ -8,6 +8,9 @@ which the evaluation protocols keep so that their numbers compare with published
 A tubelet is K boxes at K frames, (K, 4) with a frame vector (K,); a tube is T boxes at T frames. Frame
 numbers are integers and are how tubelets and tubes line up in time: two tubelets are compared on the
 frames they share, whatever their K.
+
+`box_iou`, `aligned_tubelet_iou` and `nms` (the linker's per-step work) run as C kernels when the extension is
+built (amma_edge.runtime.native), with the NumPy twins in `reference` otherwise; both give identical numbers.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from amma_edge.errors import InputShapeError
+from amma_edge.runtime import native
+from amma_edge.runtime.reference import paired_iou_values
 
 
 def box_area(boxes: np.ndarray, offset: float = 0.0) -> np.ndarray:
@@ -32,18 +37,16 @@ def paired_iou(a: np.ndarray, b: np.ndarray, offset: float = 0.0) -> np.ndarray:
     b = np.asarray(b, dtype=np.float64)
     if a.shape[-1] != 4 or b.shape[-1] != 4:
         raise InputShapeError(f"boxes must end in 4 coordinates (x1, y1, x2, y2); got {a.shape} and {b.shape}")
-    iw = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + offset, 0.0)
-    ih = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + offset, 0.0)
-    inter = iw * ih
-    union = box_area(a, offset) + box_area(b, offset) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return paired_iou_values(a, b, offset)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray, offset: float = 0.0) -> np.ndarray:
     """Pairwise IoU of two box sets: (N, 4) × (M, 4) → (N, M)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    return paired_iou(a[:, None, :], b[None, :, :], offset)
+    a = np.ascontiguousarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.ascontiguousarray(b, dtype=np.float64).reshape(-1, 4)
+    out = np.empty((len(a), len(b)))
+    native.box_iou(a, b, out, offset)
+    return out
 
 
 def tubelet_iou(
@@ -87,11 +90,11 @@ def aligned_tubelet_iou(
             f"aligned_tubelet_iou expects a (Na, Ka, 4) with frames (Na, Ka) and b (Nb, Kb, 4) with frames (Kb,); "
             f"got {a.shape}, {fa.shape}, {b.shape}, {fb.shape}"
         )
-    same = fa[:, :, None] == fb[None, None, :]  # (Na, Ka, Kb)
-    shared = same.sum(axis=(1, 2))
-    iou = paired_iou(a[:, None, :, None, :], b[None, :, None, :, :], offset)  # (Na, Nb, Ka, Kb)
-    total = np.einsum("nmij,nij->nm", iou, same.astype(np.float64))
-    return np.divide(total, shared[:, None], out=np.zeros_like(total), where=shared[:, None] > 0), shared
+    out = np.empty((a.shape[0], b.shape[0]))
+    shared = np.empty(a.shape[0], dtype=np.int64)
+    native.aligned_tubelet_iou(np.ascontiguousarray(a), np.ascontiguousarray(fa, dtype=np.int64),
+                               np.ascontiguousarray(b), np.ascontiguousarray(fb, dtype=np.int64), out, shared, offset)
+    return out, shared
 
 
 def tube_iou(
@@ -146,8 +149,7 @@ def nms(
     greater than `threshold`. Rank is descending score, ties going to the lower input index. `top_k` keeps
     only the first k survivors of each group. The result is ordered by group, then rank.
 
-    All groups advance together, one rank at a time, so the Python loop runs as many times as the largest
-    group has members, not once per box.
+    The ranking is one lexsort here; the greedy walk is `native.nms_sorted` (C, or its NumPy twin).
     """
     boxes = np.asarray(boxes, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -157,38 +159,18 @@ def nms(
     groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups).reshape(-1)
     if len(groups) != n:
         raise InputShapeError(f"nms expects one group per box ({n}), got {len(groups)}")
+    if top_k is not None and top_k < 0:
+        raise ValueError(f"top_k must be None or >= 0, got {top_k}")
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if not np.issubdtype(groups.dtype, np.integer):  # the kernel compares int64 labels: number the groups
+        groups = np.unique(groups, return_inverse=True)[1].reshape(-1)
 
     order = np.lexsort((np.arange(n), -scores, groups))
-    sorted_boxes = boxes[order]
-    _, start, count = np.unique(groups[order], return_index=True, return_counts=True)
-    end = start + count
-    suppressed = np.zeros(n, dtype=bool)
-    for r in range(int(count.max())):
-        active = count > r
-        pivot = start[active] + r
-        stop = end[active]
-        live = ~suppressed[pivot] & (stop - pivot > 1)
-        pivot, stop = pivot[live], stop[live]
-        if len(pivot) == 0:
-            continue
-        later = stop - pivot - 1
-        pivot_rep = np.repeat(pivot, later)
-        cand = pivot_rep + 1 + np.arange(len(pivot_rep)) - np.repeat(np.cumsum(later) - later, later)
-        open_ = ~suppressed[cand]
-        pivot_rep, cand = pivot_rep[open_], cand[open_]
-        overlap = paired_iou(sorted_boxes[pivot_rep], sorted_boxes[cand], offset)
-        if overlap.ndim == 2:
-            overlap = overlap.mean(axis=1)
-        suppressed[cand[overlap > threshold]] = True
-
-    keep = ~suppressed
-    if top_k is not None:
-        kept_so_far = np.cumsum(keep)
-        before_group = np.concatenate(([0], kept_so_far))[start]
-        keep &= kept_so_far - np.repeat(before_group, count) <= top_k
-    return order[keep]
+    keep = np.empty(n, dtype=np.uint8)
+    native.nms_sorted(np.ascontiguousarray(boxes), order, np.ascontiguousarray(groups, dtype=np.int64), threshold,
+                      top_k, offset, keep)
+    return order[keep.view(bool)]
 
 
 def tube_nms(

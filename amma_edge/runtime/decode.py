@@ -21,6 +21,9 @@ Peaks: a cell is kept when it equals the maximum of its 3×3 neighbourhood in it
 max-pool test, so every cell of a flat top survives). Ranking: descending score, ties to the lower flat
 index of (class, y, x), i.e. lower class, then upper row, then left column — the same on every run and in
 the C twin.
+
+The work runs in the C kernel `decode` (amma_edge.runtime._native) when it is built and in its NumPy twin
+`reference.decode` otherwise; both give bit-identical tubelets.
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from amma_edge.errors import InputShapeError
+from amma_edge.runtime import native
+from amma_edge.runtime.reference import peak_mask
 
 DEFAULT_STRIDE = 8
 DEFAULT_TOP_N = 100
@@ -68,19 +73,6 @@ class Tubelets:
         return cls(np.zeros((0, K, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
 
 
-def peak_mask(center: np.ndarray) -> np.ndarray:
-    """True where a cell equals the maximum of its 3×3 neighbourhood, per map, over the last two axes."""
-    center = np.asarray(center)
-    h, w = center.shape[-2:]
-    pad = [(0, 0)] * (center.ndim - 2) + [(1, 1), (1, 1)]
-    padded = np.pad(center, pad, constant_values=-np.inf)
-    neighbourhood_max = center.copy()
-    for dy in range(3):
-        for dx in range(3):
-            np.maximum(neighbourhood_max, padded[..., dy:dy + h, dx:dx + w], out=neighbourhood_max)
-    return center >= neighbourhood_max
-
-
 def decode(
     center: np.ndarray,
     trajectory: np.ndarray,
@@ -95,12 +87,11 @@ def decode(
 
     Fewer than `top_n` come back when the maps have fewer peaks.
     """
-    center = np.asarray(center, dtype=np.float32)
-    trajectory = np.asarray(trajectory, dtype=np.float32)
-    box = np.asarray(box, dtype=np.float32)
+    center = np.ascontiguousarray(center, dtype=np.float32)
+    trajectory = np.ascontiguousarray(trajectory, dtype=np.float32)
+    box = np.ascontiguousarray(box, dtype=np.float32)
     K = _check_shapes(center[None], trajectory[None], box[None], input_size, stride)
-    return _decode_one(center, trajectory, box, peak_mask(center), K, input_size,
-                       original_size or input_size, stride, top_n)
+    return _decode_one(center, trajectory, box, K, input_size, original_size or input_size, stride, top_n)
 
 
 def decode_batch(
@@ -117,9 +108,9 @@ def decode_batch(
 
     `original_size` is one (height, width) for all samples or one per sample.
     """
-    center = np.asarray(center, dtype=np.float32)
-    trajectory = np.asarray(trajectory, dtype=np.float32)
-    box = np.asarray(box, dtype=np.float32)
+    center = np.ascontiguousarray(center, dtype=np.float32)
+    trajectory = np.ascontiguousarray(trajectory, dtype=np.float32)
+    box = np.ascontiguousarray(box, dtype=np.float32)
     K = _check_shapes(center, trajectory, box, input_size, stride)
     b = center.shape[0]
     if original_size is None:
@@ -130,9 +121,7 @@ def decode_batch(
         sizes = [tuple(s) for s in original_size]
         if len(sizes) != b:
             raise InputShapeError(f"decode_batch got {len(sizes)} original sizes for a batch of {b}")
-    peaks = peak_mask(center)
-    return [_decode_one(center[i], trajectory[i], box[i], peaks[i], K, input_size, sizes[i], stride, top_n)
-            for i in range(b)]
+    return [_decode_one(center[i], trajectory[i], box[i], K, input_size, sizes[i], stride, top_n) for i in range(b)]
 
 
 def _check_shapes(center: np.ndarray, trajectory: np.ndarray, box: np.ndarray,
@@ -157,24 +146,19 @@ def _check_shapes(center: np.ndarray, trajectory: np.ndarray, box: np.ndarray,
     return two_k // 2
 
 
-def _decode_one(center: np.ndarray, trajectory: np.ndarray, box: np.ndarray, peaks: np.ndarray, K: int,
-                input_size: tuple[int, int], original_size: tuple[int, int], stride: int, top_n: int) -> Tubelets:
-    _, h, w = center.shape
-    candidates = np.flatnonzero(peaks)
-    values = center.reshape(-1)[candidates]
-    chosen = np.argsort(-values, kind="stable")[:top_n]
-    flat, scores = candidates[chosen], values[chosen]
-    classes, cell = np.divmod(flat, h * w)
-    y, x = np.divmod(cell, w)
+def _decode_one(center: np.ndarray, trajectory: np.ndarray, box: np.ndarray, K: int, input_size: tuple[int, int],
+                original_size: tuple[int, int], stride: int, top_n: int) -> Tubelets:
+    if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 0:
+        raise ValueError(f"top_n must be an integer >= 0, got {top_n!r}")
+    cap = min(int(top_n), center.size)  # no map has more peaks than cells
+    boxes = np.empty((cap, K, 4), np.float32)
+    scores = np.empty(cap, np.float32)
+    classes = np.empty(cap, np.int64)
+    n = native.decode(center, trajectory, box, boxes, scores, classes, stride=stride, input_size=input_size,
+                      original_size=original_size)
+    if n < cap:  # fewer peaks than asked for: keep the arrays exactly N long
+        boxes, scores, classes = boxes[:n].copy(), scores[:n].copy(), classes[:n].copy()
+    return Tubelets(boxes, scores, classes)
 
-    n = len(flat)
-    offsets = trajectory[:, y, x].T.reshape(n, K, 2)
-    sizes = np.maximum(box[:, y, x].T.reshape(n, K, 2), 0)
-    cell_xy = np.stack([x, y], axis=1).astype(np.float32)[:, None, :]
-    centre = (cell_xy + offsets) * np.float32(stride)
-    half = sizes * np.float32(stride / 2)
-    scale = np.array([original_size[1] / input_size[1], original_size[0] / input_size[0]], dtype=np.float32)
-    corners = np.concatenate([(centre - half) * scale, (centre + half) * scale], axis=-1)
-    limit = np.array([original_size[1], original_size[0]] * 2, dtype=np.float32)
-    boxes = np.clip(corners, 0, limit).astype(np.float32)
-    return Tubelets(boxes, scores.astype(np.float32), classes.astype(np.int64))
+
+__all__ = ["DEFAULT_STRIDE", "DEFAULT_TOP_N", "Tubelets", "decode", "decode_batch", "peak_mask"]

@@ -1,4 +1,5 @@
-"""The runtime's per-clip hot paths: frame preprocessing, RGB-difference micro-motion, the feature cache.
+"""The runtime's per-clip hot paths: frame preprocessing, RGB-difference micro-motion, the feature cache, tubelet
+decoding and the overlap kernels of the linker.
 
 Each runs as a C kernel (`amma_edge.runtime._native`, built by setup.py from `csrc/`) when the extension is
 built and as its NumPy twin (`reference.py`) when it is not, so an uninstalled checkout still works, only
@@ -16,7 +17,7 @@ from amma_edge.runtime import reference
 from amma_edge.runtime.reference import MICRO_MOTION_EPS
 
 # Must match AMMA_NATIVE_API_VERSION in csrc/native.h: a build from older sources is not used.
-API_VERSION = 1
+API_VERSION = 2
 
 _BUILD_HINT = "build it with `python setup.py build_ext --inplace` (or `pip install -e .`) to use the C kernels"
 
@@ -133,6 +134,36 @@ def rgb_diff_motion(clip: Any, out: Any = None, *, eps: float = MICRO_MOTION_EPS
     return _as_array(out)
 
 
+def decode(center: Any, trajectory: Any, box: Any, boxes_out: Any, scores_out: Any, classes_out: Any, *,
+           stride: int, input_size: Sequence[float], original_size: Sequence[float]) -> int:
+    """Top-N tubelets of one sample into caller-owned buffers; returns N' <= N written (see reference.decode).
+
+    center float32 (C, h, w), trajectory / box float32 (2K, h, w), all C-contiguous; boxes_out float32
+    (N, K, 4), scores_out float32 (N,), classes_out int64 (N,). Sizes are (height, width).
+    """
+    return int(_impl.decode(center, trajectory, box, boxes_out, scores_out, classes_out, int(stride),
+                            float(input_size[0]), float(input_size[1]), float(original_size[0]),
+                            float(original_size[1])))
+
+
+def box_iou(a: Any, b: Any, out: Any, offset: float = 0.0) -> None:
+    """Pairwise IoU of float64 (N, 4) and (M, 4) C-contiguous boxes into out (N, M) float64."""
+    _impl.box_iou(a, b, out, float(offset))
+
+
+def aligned_tubelet_iou(a: Any, frames_a: Any, b: Any, frames_b: Any, out: Any, shared: Any,
+                        offset: float = 0.0) -> None:
+    """Mean IoU over shared frames (Na, Nb) and shared-frame counts (Na,); see reference.aligned_tubelet_iou."""
+    _impl.aligned_tubelet_iou(a, frames_a, b, frames_b, out, shared, float(offset))
+
+
+def nms_sorted(boxes: Any, order: Any, groups: Any, threshold: float, top_k: int | None, offset: float,
+               keep: Any) -> None:
+    """Greedy (tubelet) suppression along a grouped rank order; see reference.nms_sorted. top_k None: no limit."""
+    _impl.nms_sorted(boxes, order, groups, float(threshold), -1 if top_k is None else int(top_k), float(offset),
+                     keep)
+
+
 class FeatureCache(reference.FeatureCache):
     """The K newest clip features as one contiguous, copy-free (K, C, h, w) view; see reference.FeatureCache.
 
@@ -147,7 +178,11 @@ __all__ = [
     "MICRO_MOTION_EPS",
     "NATIVE_AVAILABLE",
     "FeatureCache",
+    "aligned_tubelet_iou",
+    "box_iou",
+    "decode",
     "native_unavailable_reason",
+    "nms_sorted",
     "preprocess",
     "preprocess_batch",
     "rgb_diff_motion",

@@ -21,15 +21,20 @@ from amma_edge.errors import InputShapeError
 # module needs torch and the device runtime must not.
 MICRO_MOTION_EPS = 1e-6
 
-_FORMATS = {"uint8": "B", "float32": "f"}
+_FORMATS = {"uint8": "B", "float32": "f", "float64": "d", "int64": "q"}
 _LITTLE = np.little_endian
 
 
-def _format_ok(fmt: str, code: str) -> bool:
-    """The buffer's struct format is `code` with a prefix that keeps it native (any prefix for one byte)."""
+def _format_ok(fmt: str, code: str, itemsize: int) -> bool:
+    """The buffer's struct format is `code` with a prefix that keeps it native (any prefix for one byte).
+
+    int64 is 'l' on LP64 platforms and 'q' elsewhere: either is accepted when the item is 8 bytes.
+    """
     native_prefixes = ("@", "=", "<") if _LITTLE else ("@", "=", ">", "!")
     if fmt[:1] in native_prefixes or (code == "B" and fmt[:1] in ("<", ">", "!")):
         fmt = fmt[1:]
+    if code == "q":
+        return fmt in ("q", "l") and itemsize == 8
     return fmt == code
 
 
@@ -41,7 +46,7 @@ def _array(obj: Any, name: str, dtype: str, writable: bool = False) -> np.ndarra
         raise TypeError(
             f"{name} must be a {dtype} array (an object with the buffer protocol), got {type(obj).__name__}"
         ) from None
-    if not _format_ok(view.format, _FORMATS[dtype]):
+    if not _format_ok(view.format, _FORMATS[dtype], view.itemsize):
         raise TypeError(f"{name} must be {dtype}, got buffer format '{view.format}'")
     if not view.c_contiguous:
         raise InputShapeError(f"{name} must be C-contiguous (np.ascontiguousarray), got strides {view.strides}")
@@ -318,3 +323,245 @@ class FeatureCache:
         """Forget every feature (a new video or a scene cut): `view()` fails until K are pushed again."""
         self._next = 0
         self._count = 0
+
+
+# --- decode (twin of csrc/decode.c) --------------------------------------------------------------------------
+
+
+def peak_mask(center: np.ndarray) -> np.ndarray:
+    """True where a cell equals the maximum of its 3×3 neighbourhood, per map, over the last two axes.
+
+    A NaN in the neighbourhood (or the cell) makes the cell no peak, as NumPy's maximum propagates it.
+    """
+    center = np.asarray(center)
+    h, w = center.shape[-2:]
+    pad = [(0, 0)] * (center.ndim - 2) + [(1, 1), (1, 1)]
+    padded = np.pad(center, pad, constant_values=-np.inf)
+    neighbourhood_max = center.copy()
+    for dy in range(3):
+        for dx in range(3):
+            np.maximum(neighbourhood_max, padded[..., dy:dy + h, dx:dx + w], out=neighbourhood_max)
+    return center >= neighbourhood_max
+
+
+def _positive(value: float, name: str) -> float:
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {value:g}")
+    return value
+
+
+def decode(center: Any, trajectory: Any, box: Any, boxes_out: Any, scores_out: Any, classes_out: Any, stride: int,
+           input_h: float, input_w: float, original_h: float, original_w: float) -> int:
+    """The top len(scores_out) tubelets of one sample into caller-owned buffers; returns how many were written.
+
+    center float32 (C, h, w), trajectory and box float32 (2K, h, w); boxes_out float32 (N, K, 4), scores_out
+    float32 (N,), classes_out int64 (N,). Peaks: a cell equal to the maximum of its 3×3 neighbourhood in its own
+    class map; ranked by descending score, ties to the lower flat index of (class, y, x). For peak (x, y) and
+    clip k: centre = ((x, y) + trajectory_k) · stride, size = max(box_k, 0) · stride, corners scaled by
+    original / input per axis and clipped to the original frame (see amma_edge.runtime.decode).
+    """
+    stride = int(stride)
+    if stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride}")
+    input_h, input_w = _positive(input_h, "input height"), _positive(input_w, "input width")
+    original_h, original_w = _positive(original_h, "original height"), _positive(original_w, "original width")
+    names = ("center", "trajectory", "box", "boxes_out", "scores_out", "classes_out")
+    objs = (center, trajectory, box, boxes_out, scores_out, classes_out)
+    kinds = ("float32",) * 5 + ("int64",)
+    arrays = [_array(o, n, k, writable=i >= 3) for i, (o, n, k) in enumerate(zip(objs, names, kinds))]
+    center, trajectory, box, boxes_out, scores_out, classes_out = arrays
+    if center.ndim != 3 or min(center.shape) < 1:
+        raise _shape_mismatch("center", "(C, h, w) with C, h, w >= 1", center.shape)
+    _, h, w = center.shape
+    if trajectory.ndim != 3 or trajectory.shape[0] < 2 or trajectory.shape[0] % 2 or trajectory.shape[1:] != (h, w):
+        raise _shape_mismatch("trajectory", f"(2K, {h}, {w}) with K >= 1", trajectory.shape)
+    K = trajectory.shape[0] // 2
+    if box.shape != (2 * K, h, w):
+        raise _shape_mismatch("box", f"({2 * K}, {h}, {w}) like trajectory", box.shape)
+    if scores_out.ndim != 1:
+        raise _shape_mismatch("scores_out", "(N,)", scores_out.shape)
+    cap = scores_out.shape[0]
+    if boxes_out.shape != (cap, K, 4):
+        raise _shape_mismatch("boxes_out", f"({cap}, {K}, 4) for N = {cap} and K = {K}", boxes_out.shape)
+    if classes_out.shape != (cap,):
+        raise _shape_mismatch("classes_out", f"({cap},) like scores_out", classes_out.shape)
+    for o in range(3, 6):
+        for j in range(6):
+            if j != o and np.may_share_memory(arrays[o], arrays[j]):
+                raise ValueError(f"{names[o]} must not overlap {names[j]}")
+
+    candidates = np.flatnonzero(peak_mask(center))
+    values = center.reshape(-1)[candidates]
+    chosen = np.argsort(-values, kind="stable")[:cap]
+    flat, scores = candidates[chosen], values[chosen]
+    classes, cell = np.divmod(flat, h * w)
+    y, x = np.divmod(cell, w)
+    n = len(flat)
+    offsets = trajectory[:, y, x].T.reshape(n, K, 2)
+    sizes = np.maximum(box[:, y, x].T.reshape(n, K, 2), 0)
+    cell_xy = np.stack([x, y], axis=1).astype(np.float32)[:, None, :]
+    centre = (cell_xy + offsets) * np.float32(stride)
+    half = sizes * np.float32(stride / 2)
+    scale = np.array([original_w / input_w, original_h / input_h], dtype=np.float32)
+    corners = np.concatenate([(centre - half) * scale, (centre + half) * scale], axis=-1)
+    limit = np.array([original_w, original_h] * 2, dtype=np.float32)
+    boxes_out[:n] = np.clip(corners, 0, limit)
+    scores_out[:n] = scores
+    classes_out[:n] = classes
+    return n
+
+
+# --- overlaps (twins of csrc/iou.c) --------------------------------------------------------------------------
+
+
+def paired_iou_values(a: np.ndarray, b: np.ndarray, offset: float) -> np.ndarray:
+    """IoU of a[..., :] with b[..., :] for broadcastable float64 (..., 4) arrays; 0 where the union is empty.
+
+    The one formula every overlap here uses (boxes.paired_iou is this after its shape check). Infinite or NaN
+    coordinates give an undefined union and so an IoU of 0, quietly.
+    """
+    with np.errstate(invalid="ignore"):
+        return _paired_iou_values(a, b, offset)
+
+
+def _paired_iou_values(a: np.ndarray, b: np.ndarray, offset: float) -> np.ndarray:
+    iw = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + offset, 0.0)
+    ih = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + offset, 0.0)
+    inter = iw * ih
+    area_a = np.maximum(a[..., 2] - a[..., 0] + offset, 0.0) * np.maximum(a[..., 3] - a[..., 1] + offset, 0.0)
+    area_b = np.maximum(b[..., 2] - b[..., 0] + offset, 0.0) * np.maximum(b[..., 3] - b[..., 1] + offset, 0.0)
+    union = area_a + area_b - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _finite_offset(offset: float) -> float:
+    offset = float(offset)
+    if not np.isfinite(offset):
+        raise ValueError("offset must be a finite number (0 or 1)")
+    return offset
+
+
+def box_iou(a: Any, b: Any, out: Any, offset: float) -> None:
+    """Pairwise IoU of float64 boxes a (N, 4) and b (M, 4) into out (N, M)."""
+    offset = _finite_offset(offset)
+    a, b = _array(a, "a", "float64"), _array(b, "b", "float64")
+    dst = _array(out, "out", "float64", writable=True)
+    if a.ndim != 2 or a.shape[1] != 4:
+        raise _shape_mismatch("a", "(N, 4)", a.shape)
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise _shape_mismatch("b", "(M, 4)", b.shape)
+    if dst.shape != (a.shape[0], b.shape[0]):
+        raise _shape_mismatch("out", f"({a.shape[0]}, {b.shape[0]})", dst.shape)
+    if np.may_share_memory(dst, a) or np.may_share_memory(dst, b):
+        raise ValueError("out must not overlap the boxes")
+    dst[...] = paired_iou_values(a[:, None, :], b[None, :, :], offset)
+
+
+def aligned_tubelet_iou(a: Any, frames_a: Any, b: Any, frames_b: Any, out: Any, shared: Any, offset: float) -> None:
+    """Mean IoU over shared frames of tubelets a (Na, Ka, 4) with frames (Na, Ka) and b (Nb, Kb, 4) sharing
+    frames (Kb,): into out (Na, Nb) float64 (0 for a row with no shared frame) and shared (Na,) int64.
+
+    The mean is a sum over (i, j) frame pairs in order, then divided by the count, as the C kernel adds.
+    """
+    offset = _finite_offset(offset)
+    names = ("a", "frames_a", "b", "frames_b", "out", "shared")
+    kinds = ("float64", "int64", "float64", "int64", "float64", "int64")
+    arrays = [_array(o, n, k, writable=i >= 4)
+              for i, (o, n, k) in enumerate(zip((a, frames_a, b, frames_b, out, shared), names, kinds))]
+    a, fa, b, fb, dst, count = arrays
+    if a.ndim != 3 or a.shape[2] != 4:
+        raise _shape_mismatch("a", "(Na, Ka, 4)", a.shape)
+    na, ka = a.shape[:2]
+    if fa.shape != (na, ka):
+        raise _shape_mismatch("frames_a", f"({na}, {ka}) like a's first two axes", fa.shape)
+    if b.ndim != 3 or b.shape[2] != 4:
+        raise _shape_mismatch("b", "(Nb, Kb, 4)", b.shape)
+    nb, kb = b.shape[:2]
+    if fb.shape != (kb,):
+        raise _shape_mismatch("frames_b", f"({kb},) for b's Kb", fb.shape)
+    if dst.shape != (na, nb):
+        raise _shape_mismatch("out", f"({na}, {nb})", dst.shape)
+    if count.shape != (na,):
+        raise _shape_mismatch("shared", f"({na},)", count.shape)
+    for o in (4, 5):
+        for j in range(6):
+            if j != o and np.may_share_memory(arrays[o], arrays[j]):
+                raise ValueError(f"{names[o]} must not overlap {names[j]}")
+    total = np.zeros((na, nb))
+    matches = np.zeros(na, dtype=np.int64)
+    for i in range(ka):
+        for j in range(kb):
+            rows = fa[:, i] == fb[j]
+            if rows.any():
+                matches += rows
+                total[rows] += paired_iou_values(a[rows, i][:, None, :], b[None, :, j], offset)
+    count[...] = matches
+    dst[...] = np.divide(total, matches[:, None], out=np.zeros_like(total), where=matches[:, None] > 0)
+
+
+def _overlap_over_frames(iou: np.ndarray, mean: bool) -> np.ndarray:
+    """(P, K) per-frame IoUs → (P,): a sequential sum over K, then / K, as the C kernel adds."""
+    total = iou[:, 0].copy()
+    for k in range(1, iou.shape[1]):
+        total += iou[:, k]
+    return total / iou.shape[1] if mean else total
+
+
+def nms_sorted(boxes: Any, order: Any, groups: Any, threshold: float, top_k: int, offset: float, keep: Any) -> None:
+    """Greedy suppression along `order` (box indices by rank, each group's run contiguous, best first).
+
+    boxes float64 (N, 4) or (N, K, 4) (overlap: the mean IoU over the K frames), groups int64 (N,) by box index;
+    keep uint8 (N,) by rank: 1 where the box at that rank survives. Within a group's run a box goes when its
+    overlap with a kept, better-ranked box is greater than `threshold`; with top_k >= 0 at most top_k survive
+    per group.
+    """
+    offset = _finite_offset(offset)
+    threshold, top_k = float(threshold), int(top_k)
+    src = _array(boxes, "boxes", "float64")
+    rank = _array(order, "order", "int64")
+    grp = _array(groups, "groups", "int64")
+    kept = _array(keep, "keep", "uint8", writable=True)
+    if src.ndim not in (2, 3) or src.shape[-1] != 4:
+        raise _shape_mismatch("boxes", "(N, 4) or (N, K, 4)", src.shape)
+    n = src.shape[0]
+    for name, arr in (("order", rank), ("groups", grp), ("keep", kept)):
+        if arr.shape != (n,):
+            raise _shape_mismatch(name, f"({n},) for {n} boxes", arr.shape)
+    if src.ndim == 3 and src.shape[1] < 1:
+        raise _shape_mismatch("boxes", "(N, K, 4) with K >= 1", src.shape)
+    if any(np.may_share_memory(kept, other) for other in (src, rank, grp)):
+        raise ValueError("keep must not overlap the other arguments")
+    bad = np.flatnonzero((rank < 0) | (rank >= n))
+    if len(bad):
+        raise ValueError(f"order[{bad[0]}] = {rank[bad[0]]} is not an index into {n} boxes")
+    if n == 0:
+        return
+    ranked = src.reshape(n, -1, 4)[rank]  # (N, K, 4) by rank
+    run_groups = grp[rank]
+    # Runs of equal consecutive groups; all runs advance together, one rank at a time, so the Python loop runs
+    # as often as the longest run has members, not once per box.
+    start = np.flatnonzero(np.concatenate(([True], run_groups[1:] != run_groups[:-1])))
+    count = np.diff(np.append(start, n))
+    end = start + count
+    suppressed = np.zeros(n, dtype=bool)
+    for r in range(int(count.max())):
+        active = count > r
+        pivot, stop = start[active] + r, end[active]
+        live = ~suppressed[pivot] & (stop - pivot > 1)
+        pivot, stop = pivot[live], stop[live]
+        if len(pivot) == 0:
+            continue
+        later = stop - pivot - 1
+        pivot_rep = np.repeat(pivot, later)
+        cand = pivot_rep + 1 + np.arange(len(pivot_rep)) - np.repeat(np.cumsum(later) - later, later)
+        open_ = ~suppressed[cand]
+        pivot_rep, cand = pivot_rep[open_], cand[open_]
+        overlap = _overlap_over_frames(paired_iou_values(ranked[pivot_rep], ranked[cand], offset), src.ndim == 3)
+        suppressed[cand[overlap > threshold]] = True
+    survive = ~suppressed
+    if top_k >= 0:  # the first top_k survivors of each run
+        so_far = np.cumsum(survive)
+        before = np.concatenate(([0], so_far))[start]
+        survive &= so_far - np.repeat(before, count) <= top_k
+    kept[...] = survive

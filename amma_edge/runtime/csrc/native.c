@@ -36,11 +36,32 @@ static int format_is(const Py_buffer *view, char code) {
     else if (f[0] == '>' || f[0] == '!') f++;
 #endif
     else if (code == 'B' && (f[0] == '<' || f[0] == '>' || f[0] == '!')) f++; /* one byte: order is moot */
-    return f[0] == code && f[1] == '\0';
+    if (f[0] == '\0' || f[1] != '\0') return 0;
+    /* int64 is 'l' on LP64 platforms and 'q' elsewhere: accept either when the item really is 8 bytes. */
+    if (code == 'q') return (f[0] == 'q' || f[0] == 'l') && view->itemsize == 8;
+    return f[0] == code;
+}
+
+static const char *kind_name(amma_kind kind) {
+    switch (kind) {
+    case AMMA_UINT8: return "uint8";
+    case AMMA_FLOAT32: return "float32";
+    case AMMA_FLOAT64: return "float64";
+    default: return "int64";
+    }
+}
+
+static char kind_code(amma_kind kind) {
+    switch (kind) {
+    case AMMA_UINT8: return 'B';
+    case AMMA_FLOAT32: return 'f';
+    case AMMA_FLOAT64: return 'd';
+    default: return 'q';
+    }
 }
 
 int amma_get_buffer(PyObject *obj, Py_buffer *view, const char *name, amma_kind kind, int writable) {
-    const char *dtype = kind == AMMA_UINT8 ? "uint8" : "float32";
+    const char *dtype = kind_name(kind);
     if (!PyObject_CheckBuffer(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be a %s array (an object with the buffer protocol), got %s", name,
                      dtype, Py_TYPE(obj)->tp_name);
@@ -57,7 +78,7 @@ int amma_get_buffer(PyObject *obj, Py_buffer *view, const char *name, amma_kind 
         Py_XDECREF(tb);
         return -1;
     }
-    if (!format_is(view, kind == AMMA_UINT8 ? 'B' : 'f')) {
+    if (!format_is(view, kind_code(kind))) {
         PyErr_Format(PyExc_TypeError, "%s must be %s, got buffer format '%s'", name, dtype,
                      view->format ? view->format : "B");
         goto fail;
@@ -122,6 +143,17 @@ static PyMethodDef methods[] = {
     {"feature_cache_write", amma_feature_cache_write, METH_VARARGS,
      "feature_cache_write(storage, slot, feature): copy feature into slots slot and slot + K of the (2K, ...) "
      "storage."},
+    {"decode", amma_decode, METH_VARARGS,
+     "decode(center, trajectory, box, boxes_out, scores_out, classes_out, stride, input_h, input_w, original_h, "
+     "original_w) -> n: per-class 3x3 peaks, the top len(scores_out) by score, their K boxes; n written."},
+    {"box_iou", amma_box_iou, METH_VARARGS,
+     "box_iou(a, b, out, offset): float64 (N, 4) x (M, 4) boxes -> IoU (N, M) in out."},
+    {"aligned_tubelet_iou", amma_aligned_tubelet_iou, METH_VARARGS,
+     "aligned_tubelet_iou(a, frames_a, b, frames_b, out, shared, offset): mean IoU over shared frames (Na, Nb) "
+     "and shared-frame counts (Na,)."},
+    {"nms_sorted", amma_nms_sorted, METH_VARARGS,
+     "nms_sorted(boxes, order, groups, threshold, top_k, offset, keep): greedy suppression along `order` "
+     "(grouped, best first); keep[r] = 1 where rank r survives."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,13 +12,13 @@
 #include <Python.h>
 
 /* Bumped whenever a kernel's signature or semantics change, so native.py can refuse a stale build. */
-#define AMMA_NATIVE_API_VERSION 1
+#define AMMA_NATIVE_API_VERSION 2
 
 /* amma_edge.errors.InputShapeError (a ValueError), looked up once at module init. */
 extern PyObject *amma_shape_error;
 
 /* Element kinds a kernel accepts. */
-typedef enum { AMMA_UINT8, AMMA_FLOAT32 } amma_kind;
+typedef enum { AMMA_UINT8, AMMA_FLOAT32, AMMA_FLOAT64, AMMA_INT64 } amma_kind;
 
 /* Get a C-contiguous buffer of `kind` from `obj`, writable if asked. On failure sets TypeError (not a buffer,
  * wrong dtype), InputShapeError (not C-contiguous) or ValueError (read-only) naming `name`, and returns -1 with
@@ -63,5 +63,9 @@ PyObject *amma_preprocess(PyObject *self, PyObject *args);
 PyObject *amma_preprocess_batch(PyObject *self, PyObject *args);
 PyObject *amma_rgb_diff_motion(PyObject *self, PyObject *args);
 PyObject *amma_feature_cache_write(PyObject *self, PyObject *args);
+PyObject *amma_decode(PyObject *self, PyObject *args);
+PyObject *amma_box_iou(PyObject *self, PyObject *args);
+PyObject *amma_aligned_tubelet_iou(PyObject *self, PyObject *args);
+PyObject *amma_nms_sorted(PyObject *self, PyObject *args);
 
 #endif

@@ -1,0 +1,213 @@
+"""The device pipeline end to end, per backend, and what AMMA's feature cache saves.
+
+1. End to end: AMMA-S (288×288, t = 4, K = 3, 24 classes) on a synthetic source (320×240 frames, rendered into
+   memory first so capture costs what a hardware decoder's copy would), through `Pipeline` with no sinks:
+   PyTorch eager and ONNX Runtime fp32 side by side in one run, and an INT8 export when `--int8 DIR` names one
+   (the calibration stage's output folder: it runs through ONNX Runtime like the fp32 one). Reported: FPS, the
+   per-stage mean and p99, and the share of each clip's time spent outside the two engine calls.
+2. Feature caching at K = 5: streaming (one encoder pass per new clip, the K − 1 older features from the cache:
+   E + H per clip) against recomputing all K clip features every clip (K·E + H), both measured, next to the
+   ideal ratio (K·E + H) / (E + H) computed from the measured E and H.
+
+An untrained model is as fast as a trained one, so the weights are random. The ONNX graphs are exported here
+with torch.onnx (amma-edge export did not exist when this was written; switch to it once it does).
+
+    nice -n 19 .venv/bin/python benches/bench_runtime.py [--clips 30] [--threads 1] [--int8 DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from amma_edge.fileio import atomic_write_text
+from amma_edge.models import build, get_config
+from amma_edge.models.config import AMMAConfig, config_to_dict
+from amma_edge.runtime.capture import open_source
+from amma_edge.runtime.pipeline import Pipeline, PipelineConfig
+from amma_edge.runtime.runners import DeviceModel, RunnerOptions, open_model
+from amma_edge.runtime.runners.torch_runner import graph_shapes
+from amma_edge.runtime.streaming import TubeletStream
+from amma_edge.train.checkpoint import save_checkpoint
+
+FRAME_SIZE = "320x240"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def make_checkpoint(config: AMMAConfig, path: Path) -> Path:
+    torch.manual_seed(0)
+    model = build(config).eval()
+    names = [f"class_{i}" for i in range(config.num_classes)]
+    return save_checkpoint(path, {"model_config": config_to_dict(config), "class_names": names,
+                                  "model": model.state_dict(), "metrics": {}})
+
+
+class _Graph(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, graph: str):
+        super().__init__()
+        self.model, self.graph = model, graph
+
+    def forward(self, x: torch.Tensor):
+        if self.graph == "encoder":
+            return self.model.encode(x)
+        out = self.model.head(x)
+        return out["center"], out["trajectory"], out["box"]
+
+
+def export_onnx(checkpoint: Path, out: Path) -> Path:
+    """encoder.onnx + head.onnx with the amma-edge metadata the runtime reads."""
+    import onnx
+
+    from amma_edge.train.checkpoint import load_model
+
+    model, state = load_model(checkpoint)
+    config = model.config
+    out.mkdir(parents=True, exist_ok=True)
+    for graph in ("encoder", "head"):
+        inputs, outputs = graph_shapes(config, graph)
+        path = out / f"{graph}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_Graph(model, graph).eval(), (torch.zeros(next(iter(inputs.values()))),), str(path),
+                              input_names=list(inputs), output_names=list(outputs), opset_version=17, dynamo=False)
+        proto = onnx.load(str(path))
+        meta = {"format": 1, "graph": graph, "model_config": config_to_dict(config),
+                "class_names": list(state["class_names"]), "inputs": {k: list(v) for k, v in inputs.items()},
+                "outputs": {k: list(v) for k, v in outputs.items()}, "output_layout": {}, "opset": 17,
+                "precision": "fp32", "checkpoint_sha256": "bench", "amma_edge_version": "bench"}
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = "amma_edge", json.dumps(meta)
+        onnx.save(proto, str(path))
+    return out
+
+
+def end_to_end(model: DeviceModel, clips: int, warmup: int) -> dict:
+    t = model.config.t
+    uri = f"synthetic://?seed=0&size={FRAME_SIZE}&frames={(clips + warmup) * t}&prerender=1"
+    with open_source(uri) as source:
+        pipeline = Pipeline(model, source, [], PipelineConfig(max_frames=warmup * t))
+        pipeline.run()  # warm-up clips: lazy allocations, first-call compilation
+        pipeline = Pipeline(model, source, [], PipelineConfig(max_frames=clips * t))
+        result = pipeline.run()
+    timing = result.timing
+    engines = timing["encoder"]["mean_ms"] + timing["head"]["mean_ms"]
+    total = timing["total"]["mean_ms"]
+    return {
+        "backend": model.backend, "precision": model.precision, "clips": result.steps, "frames": result.frames,
+        "fps": round(result.fps, 2), "clip_ms_mean": total, "timing_ms": timing,
+        "engine_ms_mean": round(engines, 3),
+        "share_outside_engines": round(1 - engines / total, 4),
+        "share_outside_engines_excluding_capture_wait": round(
+            1 - engines / (total - timing["capture wait"]["mean_ms"]), 4),
+    }
+
+
+def median_ms(fn, repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(samples)
+
+
+def feature_caching(model: DeviceModel, clips: int) -> dict:
+    """Streaming (cache) vs recomputing all K features per clip, both through the same runners."""
+    c: AMMAConfig = model.config  # type: ignore[assignment]
+    rng = np.random.default_rng(0)
+    video = rng.standard_normal((clips + c.K, c.t, 3, *c.input_size)).astype(np.float32)
+    features = np.stack([model.encode(video[k]) for k in range(c.K)])
+    model.head(features)  # warm both graphs
+    E = median_ms(lambda: model.encode(video[0]), clips)
+    H = median_ms(lambda: model.head(features), clips)
+    stream = TubeletStream(model.encode, model.head, c, original_size=c.input_size)
+    stream.push_clip(video[0])  # the first clip also encodes the padding: not the steady state
+    stream_ms = statistics.median(
+        median_ms(lambda i=i: stream.push_clip(video[i]), 1) for i in range(1, clips + 1))
+
+    def recompute(i: int) -> None:
+        feats = np.stack([model.encode(video[i + k]) for k in range(c.K)])
+        model.head(feats)
+
+    recompute_ms = statistics.median(median_ms(lambda i=i: recompute(i), 1) for i in range(clips))
+    return {
+        "backend": model.backend, "K": c.K, "encoder_ms_E": round(E, 3), "head_ms_H": round(H, 3),
+        "streaming_clip_ms": round(stream_ms, 3), "recompute_clip_ms": round(recompute_ms, 3),
+        "measured_speedup": round(recompute_ms / stream_ms, 3),
+        "ideal_speedup_(K*E+H)/(E+H)": round((c.K * E + H) / (E + H), 3),
+        "note": "streaming_clip_ms is a whole push_clip (encoder, head, decode, link); recompute_clip_ms is the "
+                "K encoder passes and the head alone, so the measured speedup slightly understates the engines' own",
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=30, help="clips timed per backend (after 3 warm-up clips)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads per engine (both backends alike)")
+    parser.add_argument("--int8", type=Path, default=None,
+                        help="an INT8 export folder (encoder.onnx + head.onnx) to run beside fp32")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "runtime.json"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    options = RunnerOptions(threads=args.threads)
+    load_before = os.getloadavg()
+    config = get_config("amma-s")  # 288×288, t = 4, K = 3, 24 classes
+    config5 = get_config("amma-s", K=5)
+    results: dict = {"end_to_end": {}, "feature_cache_K5": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        ckpt = make_checkpoint(config, tmp / "amma-s.pt")
+        ckpt5 = make_checkpoint(config5, tmp / "amma-s-k5.pt")
+        models = {"pytorch_eager": (ckpt, None), "onnxruntime_fp32": (export_onnx(ckpt, tmp / "onnx"), None)}
+        if args.int8 is not None:  # the hook for the calibration stage's INT8 export
+            models["onnxruntime_int8"] = (args.int8, "ort")
+        for name, (path, backend) in models.items():
+            print(f"end to end: {name}", file=sys.stderr)
+            with open_model(path, backend, options) as model:
+                results["end_to_end"][name] = end_to_end(model, args.clips, warmup=3)
+        for name, path in (("pytorch_eager", ckpt5), ("onnxruntime_fp32", export_onnx(ckpt5, tmp / "onnx5"))):
+            print(f"feature cache K=5: {name}", file=sys.stderr)
+            with open_model(path, None, options) as model:
+                results["feature_cache_K5"][name] = feature_caching(model, max(args.clips // 2, 5))
+    e2e = results["end_to_end"]
+    result = {
+        "bench": "runtime",
+        "what": (f"AMMA-S {config.input_size[0]}x{config.input_size[1]}, t={config.t}, K={config.K}, "
+                 f"{config.num_classes} classes, untrained; synthetic {FRAME_SIZE} source prerendered; Pipeline "
+                 f"without sinks; {args.threads} thread(s) per engine; {args.clips} timed clips after 3 warm-up"),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
+                    "python": sys.version.split()[0], "torch": torch.__version__,
+                    "onnxruntime": __import__("onnxruntime").__version__,
+                    "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+                    "note": "shared machine (a training run in the background): absolute times are pessimistic; "
+                            "compare the backends with each other"},
+        **results,
+        "fps": {name: r["fps"] for name, r in e2e.items()},
+        "int8": "not run: pass --int8 DIR with the calibration stage's export" if args.int8 is None else str(args.int8),
+    }
+    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
