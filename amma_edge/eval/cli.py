@@ -26,9 +26,13 @@ from amma_edge.errors import AmmaEdgeError
 @click.option("--plot/--no-plot", default=True, show_default=True, help="Save the precision-recall plot PNG.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where a PyTorch checkpoint runs.")
+@click.option("--backend", type=click.Choice(["ort", "trt", "torch"]), default=None,
+              help="Engine to run the model with. Default: from the file (.onnx → ort, .engine → trt, .pt → torch).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads per engine.")
 @click.option("--force", is_flag=True, help="Replace the results of an earlier evaluation in --out.")
 def eval_command(model_path: Path, data: Path, split: str, split_index: int, protocol: str,
-                 max_videos: int | None, out: Path | None, plot: bool, device: str, force: bool) -> None:
+                 max_videos: int | None, out: Path | None, plot: bool, device: str, backend: str | None,
+                 threads: int | None, force: bool) -> None:
     """Score a model with frame-mAP and video-mAP through the streaming path the device runs."""
     from amma_edge.data.loading import load_dataset
     from amma_edge.eval.detector import load_detector
@@ -40,7 +44,7 @@ def eval_command(model_path: Path, data: Path, split: str, split_index: int, pro
     if (out / "eval.json").exists() and not force:
         raise AmmaEdgeError(f"{out / 'eval.json'} holds an earlier evaluation: pass another --out, or --force to "
                             "replace it")
-    detector = load_detector(model_path, device=device)
+    detector = load_detector(model_path, device=device, backend=backend, threads=threads)
     gt, root = load_dataset(data)
     if tuple(gt.labels) != tuple(detector.class_names):
         raise AmmaEdgeError(f"the model's classes {list(detector.class_names)} are not the dataset's "
@@ -65,7 +69,7 @@ def eval_command(model_path: Path, data: Path, split: str, split_index: int, pro
     click.echo("", err=True)
 
     out.mkdir(parents=True, exist_ok=True)
-    report = {"model": str(model_path), "data": str(data), "split": split, "split_index": split_index,
+    report = {"model": str(model_path), "engine": detector.source, "data": str(data), "split": split, "split_index": split_index,
               "protocol": protocol, "seconds": round(seconds, 2), **result.as_dict()}
     json_path = atomic_write_text(out / "eval.json", json.dumps(report, indent=2) + "\n")
     click.echo(per_class_table(result))

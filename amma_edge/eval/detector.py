@@ -62,23 +62,18 @@ def torch_detector(model: Any, config: ModelConfig, class_names: tuple[str, ...]
     raise AmmaEdgeError(f"no evaluation path for model family {getattr(config, 'family', type(config).__name__)!r}")
 
 
-def load_detector(path: str | os.PathLike, *, device: str = "cpu") -> Detector:
-    """A checkpoint (.pt, made by `amma-edge train`) or an exported model folder / .onnx file."""
+def load_detector(path: str | os.PathLike, *, device: str = "cpu", backend: str | None = None,
+                  threads: int | None = None) -> Detector:
+    """A checkpoint (.pt, made by `amma-edge train`), an exported model folder / .onnx, or an engine, opened by
+    the runtime's runners: evaluation then scores exactly the engine the device would run."""
+    from amma_edge.runtime.runners.model import RunnerOptions, open_model
+
     path = Path(path)
     if not path.exists():
         raise AmmaEdgeError(f"model {path} does not exist: pass a checkpoint (runs/train/best.pt) or a folder "
                             "written by `amma-edge export`")
-    if path.is_dir() or path.suffix == ".onnx":
-        from amma_edge.eval.onnx_detector import onnx_detector
-
-        return onnx_detector(path)
-    from amma_edge.train.checkpoint import load_model
-
-    model, state = load_model(path, map_location=device)
-    config = model.config if hasattr(model, "config") else None
-    if config is None:
-        from amma_edge.train.checkpoint import checkpoint_model_config
-
-        config = checkpoint_model_config(state)
-    names = tuple(state.get("class_names") or (str(i) for i in range(config.num_classes)))
-    return torch_detector(model, config, names, source=str(path), device=device)
+    model = open_model(path, backend, RunnerOptions(threads=threads, device=device))
+    source = f"{path} ({model.describe()})"
+    if isinstance(model.config, AMMAConfig):
+        return Detector(model.config, tuple(model.class_names), source, encode=model.encode, head=model.head)
+    return Detector(model.config, tuple(model.class_names), source, detect=model.detect)
