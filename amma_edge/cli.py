@@ -65,6 +65,10 @@ def _add_stage_commands() -> None:
 
     main.add_command(run_command)
 
+    from amma_edge.export.cli import export_command
+
+    main.add_command(export_command)
+
 
 _add_stage_commands()
 

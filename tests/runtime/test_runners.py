@@ -11,7 +11,8 @@ from amma_edge.errors import AmmaEdgeError, InputShapeError, MissingDependencyEr
 from amma_edge.runtime.runners import backend_for, open_model, runner_class, runner_names
 from amma_edge.runtime.runners.base import Runner
 from amma_edge.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner, OrtOptions
-from amma_edge.runtime.runners.tensorrt_runner import PLAN_MAGIC, TensorRTRunner, read_plan, write_plan
+from amma_edge.build.plan import PLAN_MAGIC, read_plan, write_plan
+from amma_edge.runtime.runners.tensorrt_runner import TensorRTRunner
 from amma_edge.runtime.runners.torch_runner import TorchRunner
 from amma_edge.train.checkpoint import load_model
 

@@ -1,12 +1,7 @@
 """TensorRT 10 backend: deserialises an amma-edge plan file and runs it on one CUDA stream.
 
-Plan file layout (what the build stage writes, so the engine carries its metadata like the ONNX files do):
-
-    b"AMMAPLAN" | header length: uint32 little-endian | header: UTF-8 JSON (the model metadata) | TensorRT plan
-
-A bare TensorRT plan (no header) is refused: without the metadata the runtime cannot know classes, K, t or
-normalisation. Note for the lead: if `amma_edge/build/plan.py` defines this format, `read_plan` should be
-imported from there; it is defined here because that module did not exist yet.
+The engine file is a TensorRT plan behind a JSON header of the model metadata (`amma_edge.build.plan`), so
+the engine alone is enough to run; a bare plan is refused.
 
 Memory. Every input and output gets page-locked host memory (cudaHostAlloc, mapped). On an integrated GPU
 (Jetson: CPU and GPU share DRAM) the engine reads and writes those host buffers directly through their mapped
@@ -19,51 +14,16 @@ from __future__ import annotations
 
 import ctypes
 import json
-import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from amma_edge.build.plan import read_plan
 from amma_edge.errors import AmmaEdgeError
-from amma_edge.fileio import atomic_write
 from amma_edge.runtime.runners.base import Runner, TensorInfo, import_optional
 from amma_edge.runtime.runners.model_info import ModelInfo, parse_model_info
-
-PLAN_MAGIC = b"AMMAPLAN"
-_LENGTH = struct.Struct("<I")
-
-
-def read_plan(path: str | Path) -> tuple[dict[str, Any], bytes]:
-    """(header metadata as a dict, the serialized TensorRT engine) of an amma-edge plan file."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AmmaEdgeError(f"cannot read TensorRT plan {path}: {exc.strerror or exc}") from exc
-    head = len(PLAN_MAGIC) + _LENGTH.size
-    if not data.startswith(PLAN_MAGIC) or len(data) < head:
-        raise AmmaEdgeError(f"{path} is not an amma-edge engine (no {PLAN_MAGIC.decode()} header): build it with "
-                            "`amma-edge build`, which stores the model metadata beside the TensorRT plan")
-    (length,) = _LENGTH.unpack_from(data, len(PLAN_MAGIC))
-    if head + length > len(data):
-        raise AmmaEdgeError(f"{path} is truncated (its header claims {length} bytes): build the engine again")
-    try:
-        header = json.loads(data[head:head + length].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise AmmaEdgeError(f"the header of {path} is not JSON ({exc}): build the engine again") from exc
-    plan = data[head + length:]
-    if not plan:
-        raise AmmaEdgeError(f"{path} holds a header but no TensorRT plan: build the engine again")
-    return header, plan
-
-
-def write_plan(path: str | Path, header: Mapping[str, Any], plan: bytes) -> Path:
-    """Write `header` + `plan` in the layout `read_plan` reads, atomically."""
-    text = json.dumps(dict(header), sort_keys=True).encode("utf-8")
-    return atomic_write(path, lambda f: f.write(PLAN_MAGIC + _LENGTH.pack(len(text)) + text + bytes(plan)))
-
 
 def _cudart() -> Any:
     """cuda-python's runtime API: `cuda.bindings.runtime` (cuda-python >= 12.6) or `cuda.cudart` (older)."""
