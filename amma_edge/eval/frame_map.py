@@ -33,6 +33,7 @@ from amma_edge.errors import AmmaEdgeError, InputShapeError
 from amma_edge.eval.ap import Protocol, average_precision, get_protocol, greedy_match, group_ranks
 from amma_edge.runtime.boxes import nms, paired_iou
 from amma_edge.runtime.decode import Tubelets
+from amma_edge.runtime.streaming import frame_rows, interpolate_boxes
 
 FRAME_NMS_THRESHOLD = 0.3  # ACT.py: load_frame_detections(d, vlist, dirname, 0.3)
 DETECTION_COLUMNS = ("video", "frame", "label", "score", "x1", "y1", "x2", "y2")
@@ -199,30 +200,20 @@ def tubelet_frame_detections(
     """Frame-mAP rows (M, 8) from the tubelets of one step with clip-end `frames` (K,).
 
     Each tubelet gives its box at each clip end and, with `interpolate`, the linear interpolation at every
-    frame in between, with the tubelet's score. Rows are tubelet-major, frames increasing.
+    frame in between, with the tubelet's score. Rows are tubelet-major, frames increasing. The interpolation
+    is the stream's (`amma_edge.runtime.streaming.interpolate_boxes`), so these rows are the ones
+    `StreamStep.frame_detections` gives for the same frames.
     """
     frames = np.asarray(frames, dtype=np.int64).reshape(-1)
-    n, K = len(tubelets), tubelets.K
+    K = tubelets.K
     if len(frames) != K:
         raise InputShapeError(f"one frame per clip end is needed: {K} expected, got {len(frames)}")
     if np.any(np.diff(frames) <= 0):
         raise AmmaEdgeError(f"the clip-end frames must increase, got {frames.tolist()}")
-    boxes = tubelets.boxes.astype(np.float64)
-    if interpolate and K > 1:
-        out_frames = np.arange(frames[0], frames[-1] + 1)
-        left = np.clip(np.searchsorted(frames, out_frames, side="right") - 1, 0, K - 2)
-        w = ((out_frames - frames[left]) / (frames[left + 1] - frames[left]))[None, :, None]
-        boxes = boxes[:, left] * (1.0 - w) + boxes[:, left + 1] * w
-    else:
-        out_frames = frames
-    t = len(out_frames)
-    return np.column_stack([
-        np.full(n * t, video_index, dtype=np.float64),
-        np.tile(out_frames, n).astype(np.float64),
-        np.repeat(tubelets.classes, t).astype(np.float64),
-        np.repeat(tubelets.scores, t).astype(np.float64),
-        boxes.reshape(n * t, 4),
-    ]) if n else np.zeros((0, 8))
+    if not interpolate or K < 2:
+        return frame_rows(video_index, frames, tubelets, tubelets.boxes.astype(np.float64))
+    every = np.arange(frames[0], frames[-1] + 1)
+    return frame_rows(video_index, every, tubelets, interpolate_boxes(frames, tubelets.boxes, every))
 
 
 def _check_detections(detections: np.ndarray, num_videos: int, num_classes: int) -> np.ndarray:

@@ -48,24 +48,47 @@ class StreamStep:
         Boxes are interpolated between the last two clip ends; at the first clip of a video, whose start
         has no earlier clip end, the key-frame box is held. Every frame of a video is thus scored once.
         """
-        n, frames = len(self.tubelets), self.new_frames
-        if n == 0 or len(frames) == 0:
-            return np.zeros((0, 8))
-        boxes = self.tubelets.boxes.astype(np.float64)
-        if len(self.clip_ends) >= 2:
-            a, b = self.clip_ends[-2], self.clip_ends[-1]
-            w = ((frames - a) / (b - a))[None, :, None]
-            per_frame = boxes[:, -2:-1] * (1.0 - w) + boxes[:, -1:] * w
-        else:
-            per_frame = np.repeat(boxes[:, -1:], len(frames), axis=1)
-        t = len(frames)
-        return np.column_stack([
-            np.full(n * t, video_index, dtype=np.float64),
-            np.tile(frames, n).astype(np.float64),
-            np.repeat(self.tubelets.classes, t).astype(np.float64),
-            np.repeat(self.tubelets.scores, t).astype(np.float64),
-            per_frame.reshape(-1, 4),
-        ])
+        boxes = interpolate_boxes(self.clip_ends, self.tubelets.boxes, self.new_frames)
+        return frame_rows(video_index, self.new_frames, self.tubelets, boxes)
+
+
+def interpolate_boxes(clip_ends: np.ndarray, boxes: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Tubelet boxes (N, k, 4) at increasing `clip_ends` (k,) → boxes (N, F, 4) float64 at `frames` (F,).
+
+    A frame between two clip ends gets the linear interpolation of their boxes; a frame before the first or
+    after the last clip end holds that end's box (with one clip end, every frame holds it). This is the one
+    interpolation both the stream (the frames after the previous clip end) and offline evaluation (every
+    frame a tubelet spans) use, so frame-mAP scores what the device reports.
+    """
+    clip_ends = np.asarray(clip_ends).reshape(-1)
+    frames = np.asarray(frames).reshape(-1)
+    k = len(clip_ends)
+    if boxes.ndim != 3 or boxes.shape[1] != k or k == 0:
+        raise InputShapeError(f"boxes (N, k, 4) need one clip end per box of a tubelet: got boxes {boxes.shape} "
+                              f"for {k} clip ends")
+    boxes = boxes.astype(np.float64)
+    if k == 1:
+        return boxes[:, np.zeros(len(frames), dtype=np.intp)]
+    left = np.clip(np.searchsorted(clip_ends, frames, side="right") - 1, 0, k - 2)
+    a, b = clip_ends[left], clip_ends[left + 1]
+    # Clipping w only changes frames outside the clip ends (held); inside, the arithmetic is the plain lerp.
+    w = np.clip((frames - a) / (b - a), 0.0, 1.0)[None, :, None]
+    return boxes[:, left] * (1.0 - w) + boxes[:, left + 1] * w
+
+
+def frame_rows(video_index: int, frames: np.ndarray, tubelets: Tubelets, boxes: np.ndarray) -> np.ndarray:
+    """Frame-mAP rows (N·F, 8) of (video, frame, class, score, x1, y1, x2, y2) from each tubelet's boxes
+    (N, F, 4) at `frames` (F,): tubelet-major, frames in the given order, with the tubelet's class and score."""
+    n, t = len(tubelets), len(frames)
+    if n == 0 or t == 0:
+        return np.zeros((0, 8))
+    return np.column_stack([
+        np.full(n * t, video_index, dtype=np.float64),
+        np.tile(frames, n).astype(np.float64),
+        np.repeat(tubelets.classes, t).astype(np.float64),
+        np.repeat(tubelets.scores, t).astype(np.float64),
+        boxes.reshape(n * t, 4),
+    ])
 
 
 class TubeletStream:

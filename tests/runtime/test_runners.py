@@ -20,7 +20,8 @@ from amma_edge.train.checkpoint import load_model
 def test_registry_and_suffixes():
     assert set(runner_names()) >= {"ort", "trt", "torch"}
     assert runner_class("ort") is OnnxRuntimeRunner and runner_class("trt") is TensorRTRunner
-    assert backend_for("m/encoder.onnx") == "ort" and backend_for("m.engine") == "trt" and backend_for("m.plan") == "trt"
+    assert backend_for("m/encoder.onnx") == "ort" and backend_for("m.engine") == "trt"
+    assert backend_for("m.plan") == "trt"
     assert backend_for("best.pt") == "torch" and backend_for("anything.bin", "ort") == "ort"
     with pytest.raises(AmmaEdgeError, match="--backend"):
         backend_for("model.bin")
@@ -33,7 +34,7 @@ def test_ort_runner_matches_pytorch_and_reads_the_metadata(tiny_export, tiny_che
     rng = np.random.default_rng(0)
     clip = rng.standard_normal((1, 4, 3, 64, 64)).astype(np.float32)
     with OnnxRuntimeRunner(tiny_export / "encoder.onnx", OrtOptions(intra_op_threads=1)) as runner:
-        assert runner.info.graph == "encoder" and runner.info.class_names == ("walk", "wave", "sit_down")
+        assert runner.metadata.graph == "encoder" and runner.metadata.class_names == ("walk", "wave", "sit_down")
         assert runner.inputs["clip"].shape == (1, 4, 3, 64, 64)
         assert list(runner.outputs) == ["feature"]
         assert runner.providers[-1] == "CPUExecutionProvider"
@@ -129,11 +130,11 @@ def test_plan_files_carry_their_metadata(tmp_path):
 def test_tensorrt_missing_says_what_to_install(tmp_path, tiny_export, monkeypatch):
     import onnxruntime as ort
 
-    from amma_edge.runtime.runners.onnxruntime_runner import read_model_info
+    from amma_edge.export import read_metadata_ort
 
     session = ort.InferenceSession(str(tiny_export / "encoder.onnx"))
     header = json.loads(session.get_modelmeta().custom_metadata_map["amma_edge"])
-    assert read_model_info(session, "encoder.onnx").graph == "encoder"
+    assert read_metadata_ort(session, "encoder.onnx").graph == "encoder"
     path = write_plan(tmp_path / "encoder.engine", header, b"plan")
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # as if not installed
     with pytest.raises(MissingDependencyError, match="pip install tensorrt"):

@@ -4,9 +4,11 @@ import pytest
 import torch
 
 from amma_edge.data.sampling import amma_clip_frames
+from amma_edge.errors import InputShapeError
+from amma_edge.eval.frame_map import tubelet_frame_detections
 from amma_edge.models import AMMAConfig, build
-from amma_edge.runtime.decode import decode
-from amma_edge.runtime.streaming import TubeletStream, clip_ends_for
+from amma_edge.runtime.decode import Tubelets, decode
+from amma_edge.runtime.streaming import StreamStep, TubeletStream, clip_ends_for, interpolate_boxes
 
 CONFIG = AMMAConfig(name="tiny", backbone="shufflenet_v2", width=0.5, num_classes=4, K=3, t=4, input_size=(64, 64))
 
@@ -77,3 +79,33 @@ def test_a_finished_stream_starts_the_next_video_fresh(model):
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a.tubelets.boxes, b.tubelets.boxes)
         np.testing.assert_array_equal(a.clip_ends, b.clip_ends)
+
+
+def test_boxes_are_interpolated_between_clip_ends_and_held_outside():
+    boxes = np.array([[[0, 0, 10, 10], [4, 0, 14, 10], [4, 8, 14, 18]]], np.float32)
+    got = interpolate_boxes(np.array([4, 8, 12]), boxes, np.arange(1, 15))
+    np.testing.assert_array_equal(got[0, :4], np.repeat(boxes[:, :1], 4, axis=1)[0])  # frames 1..4: first end's
+    np.testing.assert_allclose(got[0, 4:8, 0], [1, 2, 3, 4])  # x1 over frames 5..8
+    np.testing.assert_allclose(got[0, 8:12, 1], [2, 4, 6, 8])  # y1 over frames 9..12
+    np.testing.assert_array_equal(got[0, 11:], np.repeat(boxes[:, 2:], 3, axis=1)[0])  # from frame 12 on: held
+    one_end = interpolate_boxes(np.array([4]), boxes[:, 1:2], np.arange(1, 5))
+    np.testing.assert_array_equal(one_end, np.repeat(boxes[:, 1:2], 4, axis=1))
+    with pytest.raises(InputShapeError, match="one clip end per box"):
+        interpolate_boxes(np.array([4, 8]), boxes, np.arange(1, 9))
+
+
+def test_step_rows_are_the_offline_rows_of_the_new_frames():
+    """A step's rows are what offline evaluation gives for the same tubelets and clip ends, cut to the frames the
+    step is first to cover; at the first clip (one clip end) the key-frame box is held over frames 1..t."""
+    rng = np.random.default_rng(5)
+    tubelets = Tubelets((rng.random((3, 3, 4)) * 50).astype(np.float32), np.array([0.9, 0.5, 0.2], np.float32),
+                        np.array([2, 0, 1]))
+    step = StreamStep(np.array([4, 8, 12]), tubelets, np.arange(9, 13))
+    offline = tubelet_frame_detections(6, np.array([4, 8, 12]), tubelets)
+    np.testing.assert_array_equal(step.frame_detections(6), offline[np.isin(offline[:, 1], np.arange(9, 13))])
+    first = StreamStep(np.array([4]), Tubelets(tubelets.boxes[:, 2:], tubelets.scores, tubelets.classes),
+                       np.arange(1, 5))
+    rows = first.frame_detections(6)
+    assert rows.shape == (12, 8)
+    np.testing.assert_array_equal(rows[:, 4:].reshape(3, 4, 4), np.repeat(tubelets.boxes[:, 2:], 4, axis=1))
+    assert StreamStep(np.array([4]), Tubelets.empty(1), np.arange(1, 5)).frame_detections(0).shape == (0, 8)

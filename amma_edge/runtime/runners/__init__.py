@@ -10,18 +10,15 @@ from amma_edge.runtime.runners.base import (
     runner_names,
 )
 from amma_edge.runtime.runners.model import DeviceModel, RunnerOptions, open_model
-from amma_edge.runtime.runners.model_info import ModelInfo, parse_model_info
 
 __all__ = [
     "SUFFIX_BACKENDS",
     "DeviceModel",
-    "ModelInfo",
     "Runner",
     "RunnerOptions",
     "TensorInfo",
     "backend_for",
     "open_model",
-    "parse_model_info",
     "register_runner",
     "runner_class",
     "runner_names",

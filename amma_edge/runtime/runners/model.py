@@ -1,13 +1,12 @@
 """A model as the streaming pipeline needs it: AMMA's encoder and head, or A*'s one detector, on any backend.
 
-`open_model(path)` accepts what users have: an exported directory (encoder.onnx + head.onnx, or model.onnx for
-A*; encoder.engine + head.engine for TensorRT), one of those files (its siblings are found), or a training
-checkpoint (.pt). The graphs' metadata must agree (same configuration, classes and source checkpoint), so an
-encoder from one export never runs with the head of another. The result exposes the callables
-`amma_edge.runtime.streaming.TubeletStream` and `frame_stream.FrameWindowStream` take (`encode`, `head`,
-`detect`), in NumPy, batch 1.
-
-Note for the lead: once `amma_edge.export.bundle.load_bundle` exists, the directory logic here should use it.
+`open_model(path)` accepts what users have: an exported folder (encoder.onnx + head.onnx, or model.onnx for
+A*; encoder.engine + head.engine for TensorRT; an INT8 folder written by `amma-edge calibrate` opens the same
+way), one of those files (its siblings are found), or a training checkpoint (.pt). Folders are read by the
+export stage's `load_bundle`, which refuses graphs that do not belong together (another checkpoint,
+configuration or class names), so an encoder from one export never runs with the head of another. The result
+exposes the callables `amma_edge.runtime.streaming.TubeletStream` and `frame_stream.FrameWindowStream` take
+(`encode`, `head`, `detect`), in NumPy, batch 1, and the graphs' `ModelMetadata`.
 """
 from __future__ import annotations
 
@@ -18,16 +17,15 @@ from typing import Any
 import numpy as np
 
 from amma_edge.errors import AmmaEdgeError
+from amma_edge.export.bundle import ModelBundle, graph_file_name, load_bundle, read_file_metadata
+from amma_edge.export.metadata import ModelMetadata
 from amma_edge.models.config import AMMAConfig, AStarConfig, ModelConfig
 from amma_edge.runtime.runners.base import Runner, backend_for, runner_class
-from amma_edge.runtime.runners.model_info import ModelInfo
 
-# File names of each graph per backend, in order of preference.
-_GRAPH_FILES = {
-    "ort": {"encoder": ("encoder.onnx",), "head": ("head.onnx",), "astar": ("model.onnx", "astar.onnx")},
-    "trt": {"encoder": ("encoder.engine", "encoder.plan"), "head": ("head.engine", "head.plan"),
-            "astar": ("model.engine", "model.plan", "astar.engine", "astar.plan")},
-}
+# The model-folder kind (`load_bundle`) each file backend reads, in the order a folder is searched.
+BUNDLE_KINDS = {"ort": "onnx", "trt": "engine"}
+# The graphs streaming runs: a folder or file that holds one of them is opened as a model.
+_STREAMING_GRAPHS = ("encoder", "head", "astar")
 
 
 @dataclass(frozen=True)
@@ -43,27 +41,36 @@ class RunnerOptions:
 class DeviceModel:
     """Runners for the graphs of one model, active while the model is open (`with open_model(...) as m:`)."""
 
-    def __init__(self, runners: dict[str, Runner], info: ModelInfo, backend: str, source: str):
+    def __init__(self, runners: dict[str, Runner], metadata: dict[str, ModelMetadata], backend: str, source: str):
         self.runners = runners
-        self.info = info
+        self.metadata = metadata  # graph → what its file says (checked to agree when the model was opened)
         self.backend = backend
         self.source = source
 
     @property
+    def first(self) -> ModelMetadata:
+        return next(iter(self.metadata.values()))
+
+    @property
     def config(self) -> ModelConfig:
-        return self.info.config
+        return self.first.model_config
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return self.info.class_names
+        return self.first.class_names
 
     @property
     def family(self) -> str:
-        return self.info.config.family
+        return self.first.family
 
     @property
     def precision(self) -> str:
-        return self.info.precision
+        """The graphs' numeric precision as their metadata says ("int8" for a calibrated folder); when the
+        graphs differ, each one's, e.g. "encoder int8, head fp16"."""
+        per_graph = {graph: meta.precision for graph, meta in self.metadata.items()}
+        if len(set(per_graph.values())) == 1:
+            return next(iter(per_graph.values()))
+        return ", ".join(f"{graph} {precision}" for graph, precision in per_graph.items())
 
     def encode(self, clip: np.ndarray) -> np.ndarray:
         """One normalised clip (t, 3, H, W) float32 → its feature (c, h, w), a fresh array."""
@@ -99,83 +106,75 @@ class DeviceModel:
     def describe(self) -> str:
         c = self.config
         graphs = " + ".join(f"{g} ({type(r).__name__})" for g, r in self.runners.items())
-        return f"{c.name} [{self.family}, {self.precision}, {len(self.class_names)} classes] via {graphs} from {self.source}"
+        return (f"{c.name} [{self.family}, {self.precision}, {len(self.class_names)} classes] via {graphs} "
+                f"from {self.source}")
 
 
 def open_model(path: str | Path, backend: str | None = None, options: RunnerOptions | None = None) -> DeviceModel:
-    """Load and activate the model at `path` (directory, graph file or checkpoint) on `backend` (default: by
-    the files found)."""
+    """Load and activate the model at `path` (folder, graph file or checkpoint) on `backend` (default: by the
+    files found; a folder holding both ONNX graphs and engines runs the ONNX graphs unless `backend="trt"`)."""
     options = options or RunnerOptions()
     path = Path(path)
     if not path.exists():
         raise AmmaEdgeError(f"model {path} does not exist: pass a folder written by `amma-edge export`, an engine "
                             "built by `amma-edge build`, or a training checkpoint (.pt)")
     if path.is_dir():
-        return _open_directory(path, backend, options)
+        return _open_folder(path, backend, options)
     backend = backend_for(path, backend)
     if backend == "torch":
         return _open_checkpoint(path, options)
-    if path.name in {name for files in _GRAPH_FILES.get(backend, {}).values() for name in files} and \
-            path.stem in ("encoder", "head"):
-        return _open_directory(path.parent, backend, options)
-    runner = _make_runner(backend, path, options).activate()
-    info = _info(runner)
-    if info.graph != "astar":
-        runner.deactivate()
-        raise AmmaEdgeError(f"{path} is AMMA's {info.graph} graph alone; streaming needs the encoder and the head "
+    kind = _bundle_kind(backend, path)
+    if path.name in {graph_file_name(g, kind) for g in _STREAMING_GRAPHS}:
+        return _open_folder(path.parent, backend, options)
+    # Another name (e.g. astar_x3d.onnx): the file alone, which only an A* graph can be.
+    meta = read_file_metadata(path, kind)
+    if meta.graph != "astar":
+        raise AmmaEdgeError(f"{path} is AMMA's {meta.graph} graph alone; streaming needs the encoder and the head "
                             f"(feature caching): pass the export folder {path.parent} holding encoder and head")
-    return DeviceModel({"astar": runner}, info, backend, str(path))
+    runner = _make_runner(backend, path, options).activate()
+    return DeviceModel({"astar": runner}, {"astar": meta}, backend, str(path))
 
 
-def _open_directory(folder: Path, backend: str | None, options: RunnerOptions) -> DeviceModel:
+def _bundle_kind(backend: str, path: Path) -> str:
+    kind = BUNDLE_KINDS.get(backend)
+    if kind is None:
+        runner_class(backend)  # an unknown name says so
+        raise AmmaEdgeError(f"backend {backend!r} does not run {path}: use {' or '.join(BUNDLE_KINDS)} for model "
+                            "files, torch for checkpoints")
+    return kind
+
+
+def _open_folder(folder: Path, backend: str | None, options: RunnerOptions) -> DeviceModel:
     if backend == "torch":
         checkpoints = sorted(folder.glob("*.pt"))
         if len(checkpoints) != 1:
             raise AmmaEdgeError(f"--backend torch runs a checkpoint: pass the .pt file itself (found "
                                 f"{len(checkpoints)} in {folder})")
         return _open_checkpoint(checkpoints[0], options)
-    candidates = [backend] if backend else ["ort", "trt"]
-    for name in candidates:
-        files = _GRAPH_FILES.get(name)
-        if files is None:
-            continue
-        found = {graph: next((folder / f for f in names if (folder / f).is_file()), None) for graph, names in files.items()}
-        if found["encoder"] and found["head"]:
-            return _open_pair(found["encoder"], found["head"], name, options, str(folder))
-        if found["astar"]:
-            return open_model(found["astar"], name, options)
-    wanted = " or ".join(f"{' + '.join(v[0] for v in _GRAPH_FILES[n].values() if v)}" for n in candidates if n in _GRAPH_FILES)
-    raise AmmaEdgeError(f"{folder} holds no model: expected encoder + head graphs (or model.* for A*): {wanted}")
+    backends = [backend] if backend else list(BUNDLE_KINDS)
+    for name in backends:
+        kind = _bundle_kind(name, folder)
+        if any((folder / graph_file_name(g, kind)).is_file() for g in _STREAMING_GRAPHS):
+            return _open_bundle(load_bundle(folder, kind), name, options)
+    wanted = " or ".join(f"{graph_file_name('encoder', k)} + {graph_file_name('head', k)} (AMMA) or "
+                         f"{graph_file_name('astar', k)} (A*)" for k in (BUNDLE_KINDS[n] for n in backends))
+    raise AmmaEdgeError(f"{folder} holds no model: expected {wanted}, as `amma-edge export` (ONNX) and "
+                        "`amma-edge build` (engines) write them")
 
 
-def _open_pair(encoder_path: Path, head_path: Path, backend: str, options: RunnerOptions, source: str) -> DeviceModel:
-    encoder = _make_runner(backend, encoder_path, options).activate()
+def _open_bundle(bundle: ModelBundle, backend: str, options: RunnerOptions) -> DeviceModel:
+    """Runners for the streaming graphs of a checked folder; a fused graph beside them is not loaded."""
+    graphs = ("encoder", "head") if isinstance(bundle.config, AMMAConfig) else ("astar",)
+    paths = {graph: bundle.path(graph) for graph in graphs}
+    runners: dict[str, Runner] = {}
     try:
-        head = _make_runner(backend, head_path, options).activate()
+        for graph, path in paths.items():
+            runners[graph] = _make_runner(backend, path, options).activate()
     except BaseException:
-        encoder.deactivate()
+        for runner in runners.values():
+            runner.deactivate()
         raise
-    try:
-        info_e, info_h = _info(encoder), _info(head)
-        problems = []
-        if (info_e.graph, info_h.graph) != ("encoder", "head"):
-            problems.append(f"the files hold the {info_e.graph} and {info_h.graph} graphs")
-        if info_e.config != info_h.config:
-            problems.append("their model configurations differ")
-        if info_e.class_names != info_h.class_names:
-            problems.append("their class names differ")
-        if info_e.checkpoint_sha256 and info_h.checkpoint_sha256 and info_e.checkpoint_sha256 != info_h.checkpoint_sha256:
-            problems.append("they come from different checkpoints")
-        if problems:
-            raise AmmaEdgeError(f"{encoder_path} and {head_path} do not belong together ({'; '.join(problems)}): "
-                                "export both from one checkpoint into one folder")
-        if not isinstance(info_e.config, AMMAConfig):
-            raise AmmaEdgeError(f"{encoder_path}: an encoder/head pair must be an AMMA model")
-    except BaseException:
-        encoder.deactivate()
-        head.deactivate()
-        raise
-    return DeviceModel({"encoder": encoder, "head": head}, info_e, backend, source)
+    return DeviceModel(runners, {graph: bundle.metadata[graph] for graph in graphs}, backend, str(bundle.root))
 
 
 def _open_checkpoint(path: Path, options: RunnerOptions) -> DeviceModel:
@@ -195,8 +194,7 @@ def _open_checkpoint(path: Path, options: RunnerOptions) -> DeviceModel:
         runners = {"astar": TorchRunner(graph="astar", **common).activate()}
     else:
         raise AmmaEdgeError(f"{path}: no runtime for model family {getattr(config, 'family', '?')!r}")
-    info = _info(next(iter(runners.values())))
-    return DeviceModel(runners, info, "torch", str(path))
+    return DeviceModel(runners, {graph: runner.metadata for graph, runner in runners.items()}, "torch", str(path))
 
 
 def _make_runner(backend: str, path: Path, options: RunnerOptions) -> Runner:
@@ -208,10 +206,3 @@ def _make_runner(backend: str, path: Path, options: RunnerOptions) -> Runner:
     if backend == "trt":
         return cls(path)
     raise AmmaEdgeError(f"backend {backend!r} does not run {path}")
-
-
-def _info(runner: Runner) -> ModelInfo:
-    info = getattr(runner, "info", None)
-    if info is None:
-        raise AmmaEdgeError(f"{runner.source} gave no model metadata")
-    return info

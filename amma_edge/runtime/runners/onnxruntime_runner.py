@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from amma_edge.errors import AmmaEdgeError
+from amma_edge.export.metadata import ModelMetadata, read_metadata_ort
 from amma_edge.runtime.runners.base import Runner, TensorInfo, import_optional
-from amma_edge.runtime.runners.model_info import METADATA_KEY, ModelInfo, parse_model_info
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 
@@ -36,11 +36,13 @@ class OrtOptions:
     def __post_init__(self) -> None:
         unknown = [p for p in self.providers or () if p not in PROVIDERS]
         if unknown:
-            raise AmmaEdgeError(f"unknown ONNX Runtime provider(s) {', '.join(unknown)}: choose from {', '.join(PROVIDERS)}")
+            raise AmmaEdgeError(f"unknown ONNX Runtime provider(s) {', '.join(unknown)}: choose from "
+                                f"{', '.join(PROVIDERS)}")
         if self.intra_op_threads is not None and self.intra_op_threads < 1:
             raise AmmaEdgeError(f"intra-op threads must be at least 1, got {self.intra_op_threads}")
         if self.optimization not in ("basic", "extended", "all", "disable"):
-            raise AmmaEdgeError(f"unknown graph optimization level {self.optimization!r}: basic, extended, all or disable")
+            raise AmmaEdgeError(f"unknown graph optimization level {self.optimization!r}: basic, extended, all or "
+                                "disable")
 
 
 def _onnxruntime() -> Any:
@@ -72,15 +74,6 @@ def choose_providers(requested: Sequence[str] | None) -> list[str]:
     return chosen
 
 
-def read_model_info(session: Any, source: str) -> ModelInfo:
-    """The amma-edge metadata of an open session (custom_metadata_map["amma_edge"]).
-
-    To be replaced by amma_edge.export.metadata.read_metadata_ort once the export package exists.
-    """
-    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    return parse_model_info(text, source)
-
-
 class OnnxRuntimeRunner(Runner):
     backend = "ort"
 
@@ -92,7 +85,7 @@ class OnnxRuntimeRunner(Runner):
         self._input_info: dict[str, TensorInfo] = {}
         self._output_info: dict[str, TensorInfo] = {}
         self._output_names: list[str] = []
-        self.info: ModelInfo | None = None  # read at activation
+        self.metadata: ModelMetadata | None = None  # read from the session at activation
 
     @property
     def providers(self) -> list[str]:
@@ -122,7 +115,7 @@ class OnnxRuntimeRunner(Runner):
             if isinstance(exc, AmmaEdgeError):
                 raise
             raise AmmaEdgeError(f"ONNX Runtime cannot load {self.path}: {exc}".splitlines()[0]) from exc
-        self.info = read_model_info(self._session, str(self.path))
+        self.metadata = read_metadata_ort(self._session, str(self.path))
         self._input_info = {i.name: _tensor_info(i) for i in self._session.get_inputs()}
         self._output_info = {o.name: _tensor_info(o) for o in self._session.get_outputs()}
         self._output_names = list(self._output_info)

@@ -13,7 +13,6 @@ functions: this module imports on machines without them.
 from __future__ import annotations
 
 import ctypes
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ import numpy as np
 
 from amma_edge.build.plan import read_plan
 from amma_edge.errors import AmmaEdgeError
+from amma_edge.export.metadata import ModelMetadata
 from amma_edge.runtime.runners.base import Runner, TensorInfo, import_optional
-from amma_edge.runtime.runners.model_info import ModelInfo, parse_model_info
+
 
 def _cudart() -> Any:
     """cuda-python's runtime API: `cuda.bindings.runtime` (cuda-python >= 12.6) or `cuda.cudart` (older)."""
@@ -83,7 +83,7 @@ class TensorRTRunner(Runner):
         super().__init__(str(path))
         self.path = Path(path)
         self.zero_copy = zero_copy
-        self.info: ModelInfo | None = None
+        self.metadata: ModelMetadata | None = None  # the plan header, read at activation
         self._engine: Any = None
         self._context: Any = None
         self._runtime: Any = None
@@ -94,7 +94,7 @@ class TensorRTRunner(Runner):
 
     def _activate(self) -> None:
         header, plan = read_plan(self.path)
-        self.info = parse_model_info(json.dumps(header), str(self.path))
+        self.metadata = ModelMetadata.from_dict(header, str(self.path))
         trt = import_optional("tensorrt", "tensorrt", "running TensorRT engines",
                               "TensorRT 10; on Jetson it comes with JetPack")
         cudart = _cudart()
@@ -115,7 +115,7 @@ class TensorRTRunner(Runner):
                 is_input = self._engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
                 shape = tuple(self._engine.get_tensor_shape(name))
                 if any(d < 0 for d in shape):  # a dynamic engine: run it at the exported (static) shape
-                    known = (self.info.inputs if is_input else self.info.outputs).get(name)
+                    known = (self.metadata.inputs if is_input else self.metadata.outputs).get(name)
                     if known is None:
                         raise AmmaEdgeError(f"{self.path}: tensor {name} has dynamic shape {shape} and the metadata "
                                             "gives none; build the engine with static shapes")

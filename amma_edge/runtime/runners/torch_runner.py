@@ -16,35 +16,18 @@ from typing import Any
 import numpy as np
 
 from amma_edge.errors import AmmaEdgeError
-from amma_edge.models.config import AMMAConfig, AStarConfig, ModelConfig
+from amma_edge.export.graphs import graph_spec
+from amma_edge.export.metadata import ModelMetadata
+from amma_edge.models.config import AMMAConfig, ModelConfig
 from amma_edge.runtime.runners.base import Runner, TensorInfo, import_optional
-from amma_edge.runtime.runners.model_info import ModelInfo
 
 _F32 = np.dtype(np.float32)
 
 
 def graph_shapes(config: ModelConfig, graph: str) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
-    """(inputs, outputs) name → shape of one exported graph at batch 1, as the export contract defines them."""
-    H, W = config.input_size
-    h, w = config.output_size
-    if isinstance(config, AMMAConfig):
-        c, K, C = config.feature_dim // 4, config.K, config.num_classes
-        maps = {"center": (1, C, h, w), "trajectory": (1, 2 * K, h, w), "box": (1, 2 * K, h, w)}
-        layouts = {
-            "encoder": ({"clip": (1, config.t, 3, H, W)}, {"feature": (1, c, h, w)}),
-            "head": ({"features": (1, K, c, h, w)}, maps),
-            "fused": ({"clips": (1, K, config.t, 3, H, W)}, maps),
-        }
-    elif isinstance(config, AStarConfig):
-        A, C, D = config.num_anchors, config.num_classes, config.embedding_dim
-        layouts = {"astar": ({"clip": (1, config.clip_len, 3, H, W)},
-                             {"box": (1, A, 4, h, w), "objectness": (1, A, h, w), "classes": (1, A, C, h, w),
-                              "embedding": (1, A, D, h, w)})}
-    else:
-        raise AmmaEdgeError(f"no runtime graphs for model family {getattr(config, 'family', '?')!r}")
-    if graph not in layouts:
-        raise AmmaEdgeError(f"a {config.family} model has graphs {', '.join(layouts)}, not {graph!r}")
-    return layouts[graph]
+    """(inputs, outputs) name → shape of one exported graph at batch 1: the export contract's (`graph_spec`)."""
+    spec = graph_spec(config, graph)
+    return spec.inputs, spec.outputs
 
 
 def load_checkpoint_model(path: str | Path, device: str = "cpu") -> tuple[Any, ModelConfig, tuple[str, ...]]:
@@ -80,19 +63,22 @@ class TorchRunner(Runner):
         self._fn: Any = None
         self._in: dict[str, TensorInfo] = {}
         self._out: dict[str, TensorInfo] = {}
-        self.info: ModelInfo | None = None
+        self.metadata: ModelMetadata | None = None  # made at activation, as an export would write it
 
     def _activate(self) -> None:
         torch = import_optional("torch", "torch", "running PyTorch checkpoints")
+        from amma_edge.export.exporter import graph_metadata
+
         if self._model is None:
             self._model, self._config, self._names = load_checkpoint_model(self.path, self.device)
         config = self._config
         graph = self.graph or ("fused" if isinstance(config, AMMAConfig) else "astar")
-        inputs, outputs = graph_shapes(config, graph)
+        spec = graph_spec(config, graph)
         names = self._names or tuple(str(i) for i in range(config.num_classes))
-        self.info = ModelInfo(graph, config, names, inputs, outputs, "fp32")
-        self._in = {n: TensorInfo(n, s, _F32) for n, s in inputs.items()}
-        self._out = {n: TensorInfo(n, s, _F32) for n, s in outputs.items()}
+        # What an export of this graph would carry; opset 0: no ONNX graph; no hash: the checkpoint itself runs.
+        self.metadata = graph_metadata(config, names, spec, opset=0, checkpoint_sha256="")
+        self._in = {n: TensorInfo(n, s, _F32) for n, s in spec.inputs.items()}
+        self._out = {n: TensorInfo(n, s, _F32) for n, s in spec.outputs.items()}
         model = self._model.to(self.device).eval()
         fn = model.encode if graph == "encoder" else model.head if graph == "head" else model
         self._fn = torch.compile(fn) if self.compile else fn
