@@ -69,6 +69,10 @@ def _add_stage_commands() -> None:
 
     main.add_command(export_command)
 
+    from amma_edge.build.cli import build_command
+
+    main.add_command(build_command)
+
 
 _add_stage_commands()
 
