@@ -69,6 +69,14 @@ def _add_stage_commands() -> None:
 
     main.add_command(export_command)
 
+    from amma_edge.calibration.cli import calibrate_command
+
+    main.add_command(calibrate_command)
+
+    from amma_edge.bench.cli import bench_command
+
+    main.add_command(bench_command)
+
     from amma_edge.build.cli import build_command
 
     main.add_command(build_command)

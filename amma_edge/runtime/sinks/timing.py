@@ -46,6 +46,11 @@ class StageTimer:
         finally:
             self.add(stage, (time.perf_counter() - start) * 1e3)
 
+    def samples(self, stage: str) -> np.ndarray:
+        """The kept samples of `stage` (ms) in the order they came, while fewer than `max_samples` (benchmarks
+        drop the warm-up ones); beyond that a uniform sample in no particular order."""
+        return np.asarray(self._samples.get(stage, ()), dtype=np.float64)
+
     def stats(self) -> dict[str, dict[str, float]]:
         out = {}
         for stage in self.stages:
