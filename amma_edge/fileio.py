@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from amma_edge.errors import AmmaEdgeError
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
@@ -35,3 +39,29 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def commit_directory(tmp: str | os.PathLike, out: str | os.PathLike, force: bool) -> Path:
+    """Move the finished folder `tmp` (made by mkdtemp beside `out`) to `out`, replacing an existing folder only
+    as a whole, so readers never see a half-written one.
+
+    A non-empty `out` is replaced only when `force` is set (it may have filled up while `tmp` was written).
+    """
+    tmp, out = Path(tmp), Path(out)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private; give it the permissions mkdir would
+    if not out.exists():
+        os.rename(tmp, out)
+        return out
+    if any(out.iterdir()) and not force:
+        raise AmmaEdgeError(f"--out {out} is not empty any more: pass --force to replace it")
+    backup = out.parent / f".{out.name}.replaced-{uuid.uuid4().hex[:8]}"
+    os.rename(out, backup)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(backup, out)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+    return out

@@ -12,7 +12,6 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from amma_edge.export.parity import (
 )
 from amma_edge.export.samples import DEFAULT_DATA_SAMPLES, ClipSample, batched, dataset_samples
 from amma_edge.export.simplify import SimplifyResult, simplify_onnx
-from amma_edge.fileio import atomic_write_text
+from amma_edge.fileio import atomic_write_text, commit_directory
 from amma_edge.models.config import AMMAConfig, ModelConfig, config_to_dict
 
 RANDOM_SAMPLES = 2
@@ -162,7 +161,7 @@ def export_model(checkpoint: str | os.PathLike, out: str | os.PathLike, options:
         say(format_parity([e.parity for e in exports], options.rtol))
         manifest = _manifest(config, class_names, checkpoint, sha, options, exports, samples, warnings)
         atomic_write_text(tmp / MODEL_JSON, _json(manifest))
-        _commit(tmp, out, options.force)
+        commit_directory(tmp, out, options.force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -305,23 +304,3 @@ def _check_destination(out: Path, checkpoint: Path, options: ExportOptions) -> N
                                     "another --out")
     if options.batch < 1:
         raise AmmaEdgeError(f"--batch must be at least 1, got {options.batch}")
-
-
-def _commit(tmp: Path, out: Path, force: bool) -> None:
-    """Move the finished export to `out`, replacing an existing folder only as a whole."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private; give it the permissions mkdir would
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    if any(out.iterdir()) and not force:  # it filled up while we exported
-        raise AmmaEdgeError(f"--out {out} is not empty any more: pass --force to replace it")
-    backup = out.parent / f".{out.name}.replaced-{uuid.uuid4().hex[:8]}"
-    os.rename(out, backup)
-    try:
-        os.rename(tmp, out)
-    except BaseException:
-        os.rename(backup, out)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
