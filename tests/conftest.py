@@ -9,3 +9,12 @@ def _seeded():
     torch.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def one_thread():
+    """torch on one thread: on a loaded 2-core machine more threads make a tiny model's forward far slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -4,17 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from bench_fixtures import CLASSES, export_tiny, save_tiny_checkpoint
 
 
 @pytest.fixture(scope="session", autouse=True)
-def one_thread():
-    """torch on one thread: on a loaded 2-core machine more threads make a tiny model's forward far slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_thread):
+    """Every bench test runs torch on one thread (see `one_thread` in tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

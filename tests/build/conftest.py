@@ -6,17 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 from build_fixtures import relabelled_copy, save_tiny_checkpoint
-
-
-@pytest.fixture(scope="session")
-def one_thread():
-    """torch on one thread: on a loaded 2-core machine more threads make a tiny model's forward far slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

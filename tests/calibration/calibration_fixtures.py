@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-CLASSES = ("walk", "wave", "sit_down")
+from tiny_models import CLASSES
 
 
 def conv_net(weights: list[np.ndarray], *, opset: int = 17, size: int = 8, name: str = "tiny"):
@@ -40,30 +40,16 @@ def random_weights(shapes: list[tuple[int, int]], seed: int = 0) -> list[np.ndar
 
 
 def tiny_amma_config(**overrides):
-    from amma_edge.models import get_config
+    """The shared tiny AMMA with K = 2 clips of t = 2 frames, so calibration sequences stay short."""
+    from tiny_models import tiny_amma_config as shared
 
-    settings = dict(num_classes=len(CLASSES), input_size=(32, 64), width=0.5, feature_dim=32, head_conv=32,
-                    box_head_conv=16, K=2, t=2)
-    settings.update(overrides)
-    return get_config("amma-s", **settings)
+    return shared(**{"K": 2, "t": 2, **overrides})
 
 
 def save_tiny_checkpoint(path: Path, config=None, seed: int = 0) -> Path:
-    import torch
+    from tiny_models import save_tiny_checkpoint as shared
 
-    from amma_edge.models import build
-    from amma_edge.models.config import config_to_dict
-    from amma_edge.train.checkpoint import save_checkpoint
-
-    torch.manual_seed(seed)
-    config = config or tiny_amma_config()
-    model = build(config).eval()
-    for m in model.modules():  # untrained batch norms have unit statistics; give them some
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
-    return save_checkpoint(path, {"model_config": config_to_dict(config), "class_names": list(CLASSES),
-                                  "model": model.state_dict(), "metrics": {}})
+    return shared(path, config or tiny_amma_config(), seed)
 
 
 def write_tiny_dataset(path: Path, videos: int = 6, seed: int = 1) -> Path:

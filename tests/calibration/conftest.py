@@ -9,17 +9,6 @@ from calibration_fixtures import save_tiny_checkpoint, write_tiny_dataset
 
 
 @pytest.fixture(scope="session")
-def one_thread():
-    """torch on one thread: on a loaded 2-core machine more threads make tiny models far slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory, one_thread) -> Path:
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")

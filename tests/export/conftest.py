@@ -5,17 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from export_fixtures import save_tiny_checkpoint
-
-
-@pytest.fixture(scope="session")
-def one_thread():
-    """torch on one thread: on a loaded 2-core machine two threads make a tiny model's forward 100× slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
