@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-slow test-device clean
+.PHONY: install demo test test-slow test-device clean
 
 install: $(STAMP)
 
@@ -18,6 +18,11 @@ $(STAMP): setup.py pyproject.toml $(wildcard amma_edge/runtime/csrc/*.c amma_edg
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_PIN)"
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
+
+# The main job on its built-in default: the bundled demo model on a synthetic stream, headless.
+# Writes runs/<date-time>/annotated.mp4, events.jsonl and summary.json, and prints where.
+demo: install
+	$(BIN)/amma-edge run --headless
 
 test: install
 	AMMA_EDGE_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -m "not slow and not device"

@@ -44,6 +44,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["amma_edge", "amma_edge.*"]),
+    # The demo model ships inside the package so `amma-edge run` works from any install.
+    package_data={"amma_edge.demo": ["model/*", "model/golden/*", "model-int8/*", "model-int8/golden/*",
+                                    "model-int8/calibration/*"]},
     ext_modules=native_extensions(),
     install_requires=[
         # torch is pinned by the Makefile on CPU machines; any recent release works.

@@ -21,13 +21,17 @@ from amma_edge.errors import AmmaEdgeError
 
 
 def default_model_path() -> Path | None:
-    """The model `amma-edge run` uses without --model: none yet (the bundled demo model will go here)."""
-    return None
+    """The model `amma-edge run` uses without --model: the bundled demo model (see `amma_edge.demo`)."""
+    from amma_edge.demo import demo_model_path
+
+    return demo_model_path()
 
 
 def default_source() -> str | None:
-    """The source `amma-edge run` reads without SOURCE or --camera: none yet (the demo's synthetic stream will)."""
-    return None
+    """The source `amma-edge run` reads without SOURCE or --camera: the demo's synthetic stream."""
+    from amma_edge.demo import DEMO_SOURCE
+
+    return DEMO_SOURCE
 
 
 def _run_dir(out_dir: Path | None, force: bool) -> Path:
@@ -74,7 +78,8 @@ def run_command(source: str | None, output: str | None, model_path: Path | None,
 
     model_path = model_path or default_model_path()
     if model_path is None:
-        raise AmmaEdgeError("no model: pass --model (an `amma-edge export` folder, an engine, or a checkpoint .pt)")
+        raise AmmaEdgeError("no model: pass --model (an `amma-edge export` folder, an engine, or a checkpoint .pt); "
+                            "the bundled demo model is missing from this installation")
     if camera is not None and source is not None:
         raise AmmaEdgeError(f"give either SOURCE ({source}) or --camera {camera}, not both")
     source_uri = str(camera) if camera is not None else source or default_source()

@@ -35,11 +35,18 @@ def test_run_with_a_checkpoint_an_output_path_and_max_frames(tiny_checkpoint, tm
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["stopped_by"] == "max_frames"
 
 
+def test_without_a_bundled_demo_model_run_asks_for_one(tmp_path, monkeypatch):
+    import amma_edge.runtime.cli as run_cli
+
+    monkeypatch.setattr(run_cli, "default_model_path", lambda: None)
+    result = CliRunner().invoke(main, ["run", SOURCE, "--out-dir", str(tmp_path / "r")])
+    assert result.exit_code != 0 and "no model: pass --model" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
 def test_user_errors_are_one_line(tiny_export, tmp_path):
     runner = CliRunner()
     for args, text in [
-        (["run", SOURCE], "no model"),
-        (["run", "--model", str(tiny_export)], "no source"),
         (["run", "0", "--camera", "1", "--model", str(tiny_export)], "not both"),
         (["run", str(tmp_path / "missing.mp4"), "--model", str(tiny_export)], "does not exist"),
         (["run", SOURCE, "display://0", "--headless", "--model", str(tiny_export)], "contradict"),

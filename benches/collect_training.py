@@ -1,0 +1,70 @@
+"""Gather the synthetic training experiments (benches/recipes/synthetic.sh) into benches/results/training.json.
+
+For each run: the exact configuration and seed (from its log.jsonl), wall-clock training time, and the test-set
+scores of `amma-edge eval` (frame-mAP@0.5, video-mAP@0.5, per-class frame AP). Also the micro-motion
+ablation: conv_diff against none on sit_down and stand_up, the two classes only motion direction separates.
+Usage: python benches/collect_training.py EXP_DIR
+"""
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from amma_edge.fileio import atomic_write_text
+
+RUNS = ("amma-s-cd", "amma-s-none", "astar")
+MOTION_CLASSES = ("sit_down", "stand_up")
+
+
+def read_log(path: Path) -> dict:
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    start = next(r for r in records if r["event"] == "start")
+    epochs = [r for r in records if r["event"] == "epoch"]
+    end = max(r["time"] for r in records)
+    return {"train_config": start["train_config"], "model_config": start["model_config"],
+            "schedule": start.get("schedule"), "steps": max(r.get("step", 0) for r in records),
+            "epochs_done": len(epochs), "train_minutes": round((end - start["time"]) / 60, 1),
+            "last_epoch": {k: v for k, v in epochs[-1].items() if k not in ("event", "time")} if epochs else None}
+
+
+def read_eval(path: Path) -> dict:
+    report = json.loads(path.read_text())
+    per_class = {c["label"]: c["ap"] for c in report["frame_map"]["per_class"]}
+    video = {f"{e['threshold']:g}": e["mAP"] for e in report["video_map"]["at"]}
+    return {"frame_mAP@0.5": report["frame_map"]["mAP"], "video_mAP": video,
+            "video_mAP@0.5:0.95": report["video_map"]["mAP@0.5:0.95"], "frame_AP_per_class": per_class,
+            "error_breakdown_mean": report["error_breakdown"]["mean"], "test_videos": report["videos"],
+            "eval_seconds": report["seconds"], "protocol": report["protocol"], "data": report["data"]}
+
+
+def main(exp: Path) -> None:
+    runs = {}
+    for name in RUNS:
+        log, ev = exp / name / "log.jsonl", exp / name / "eval-test" / "eval.json"
+        if log.exists():
+            runs[name] = {**read_log(log), **({"test": read_eval(ev)} if ev.exists() else {})}
+    result = {"machine": {"cpu_cores": __import__("os").cpu_count(), "processor": platform.processor(),
+                          "python": platform.python_version()},
+              "recipe": "benches/recipes/synthetic.sh", "runs": runs}
+    cd, none = runs.get("amma-s-cd", {}).get("test"), runs.get("amma-s-none", {}).get("test")
+    if cd and none:
+        mean = lambda t: sum(t["frame_AP_per_class"][c] for c in MOTION_CLASSES) / len(MOTION_CLASSES)
+        result["micro_motion_ablation"] = {
+            "classes": list(MOTION_CLASSES), "metric": "mean frame AP@0.5 over the classes",
+            "conv_diff": round(mean(cd), 2), "none": round(mean(none), 2), "gain": round(mean(cd) - mean(none), 2)}
+    out = Path(__file__).resolve().parent / "results" / "training.json"
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+    for name, run in runs.items():
+        test = run.get("test") or {}
+        print(f"{name}: {run['train_minutes']} min, frame-mAP {test.get('frame_mAP@0.5')}, "
+              f"video-mAP@0.5 {test.get('video_mAP', {}).get('0.5')}")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/synthetic"))
