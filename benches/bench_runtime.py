@@ -2,15 +2,15 @@
 
 1. End to end: AMMA-S (288×288, t = 4, K = 3, 24 classes) on a synthetic source (320×240 frames, rendered into
    memory first so capture costs what a hardware decoder's copy would), through `Pipeline` with no sinks:
-   PyTorch eager and ONNX Runtime fp32 side by side in one run, and an INT8 export when `--int8 DIR` names one
-   (the calibration stage's output folder: it runs through ONNX Runtime like the fp32 one). Reported: FPS, the
+   PyTorch eager, ONNX Runtime fp32 and ONNX Runtime INT8 (the calibration stage's Q/DQ graphs of the same
+   model, calibrated here on a small synthetic dataset unless `--int8 DIR` names a folder) side by side in one run. Reported: FPS, the
    per-stage mean and p99, and the share of each clip's time spent outside the two engine calls.
 2. Feature caching at K = 5: streaming (one encoder pass per new clip, the K − 1 older features from the cache:
    E + H per clip) against recomputing all K clip features every clip (K·E + H), both measured, next to the
    ideal ratio (K·E + H) / (E + H) computed from the measured E and H.
 
-An untrained model is as fast as a trained one, so the weights are random. The ONNX graphs are exported here
-with torch.onnx (amma-edge export did not exist when this was written; switch to it once it does).
+An untrained model is as fast as a trained one, so the weights are random; the graphs come from the real
+export and calibration stages.
 
     nice -n 19 .venv/bin/python benches/bench_runtime.py [--clips 30] [--threads 1] [--int8 DIR]
 """
@@ -24,19 +24,18 @@ import statistics
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from amma_edge.export import load_bundle
 from amma_edge.fileio import atomic_write_text
 from amma_edge.models import build, get_config
 from amma_edge.models.config import AMMAConfig, config_to_dict
 from amma_edge.runtime.capture import open_source
 from amma_edge.runtime.pipeline import Pipeline, PipelineConfig
 from amma_edge.runtime.runners import DeviceModel, RunnerOptions, open_model
-from amma_edge.runtime.runners.torch_runner import graph_shapes
 from amma_edge.runtime.streaming import TubeletStream
 from amma_edge.train.checkpoint import save_checkpoint
 
@@ -61,43 +60,11 @@ def make_checkpoint(config: AMMAConfig, path: Path) -> Path:
                                   "model": model.state_dict(), "metrics": {}})
 
 
-class _Graph(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module, graph: str):
-        super().__init__()
-        self.model, self.graph = model, graph
+def export(checkpoint: Path, out: Path) -> Path:
+    """The real export stage (checked, simplified, parity-tested), without golden data from a dataset."""
+    from amma_edge.export.exporter import ExportOptions, export_model
 
-    def forward(self, x: torch.Tensor):
-        if self.graph == "encoder":
-            return self.model.encode(x)
-        out = self.model.head(x)
-        return out["center"], out["trajectory"], out["box"]
-
-
-def export_onnx(checkpoint: Path, out: Path) -> Path:
-    """encoder.onnx + head.onnx with the amma-edge metadata the runtime reads."""
-    import onnx
-
-    from amma_edge.train.checkpoint import load_model
-
-    model, state = load_model(checkpoint)
-    config = model.config
-    out.mkdir(parents=True, exist_ok=True)
-    for graph in ("encoder", "head"):
-        inputs, outputs = graph_shapes(config, graph)
-        path = out / f"{graph}.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(_Graph(model, graph).eval(), (torch.zeros(next(iter(inputs.values()))),), str(path),
-                              input_names=list(inputs), output_names=list(outputs), opset_version=17, dynamo=False)
-        proto = onnx.load(str(path))
-        meta = {"format": 1, "graph": graph, "model_config": config_to_dict(config),
-                "class_names": list(state["class_names"]), "inputs": {k: list(v) for k, v in inputs.items()},
-                "outputs": {k: list(v) for k, v in outputs.items()}, "output_layout": {}, "opset": 17,
-                "precision": "fp32", "checkpoint_sha256": "bench", "amma_edge_version": "bench"}
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = "amma_edge", json.dumps(meta)
-        onnx.save(proto, str(path))
-    return out
+    return export_model(checkpoint, out, ExportOptions(random_samples=1)).out
 
 
 def end_to_end(model: DeviceModel, clips: int, warmup: int) -> dict:
@@ -164,27 +131,34 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clips", type=int, default=30, help="clips timed per backend (after 3 warm-up clips)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per engine (both backends alike)")
     parser.add_argument("--int8", type=Path, default=None,
-                        help="an INT8 export folder (encoder.onnx + head.onnx) to run beside fp32")
+                        help="an INT8 folder of AMMA-S 288x288 to run beside fp32 (default: calibrate one here)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "runtime.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     options = RunnerOptions(threads=args.threads)
     load_before = os.getloadavg()
-    config = get_config("amma-s")  # 288×288, t = 4, K = 3, 24 classes
     config5 = get_config("amma-s", K=5)
     results: dict = {"end_to_end": {}, "feature_cache_K5": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        ckpt = make_checkpoint(config, tmp / "amma-s.pt")
-        ckpt5 = make_checkpoint(config5, tmp / "amma-s-k5.pt")
-        models = {"pytorch_eager": (ckpt, None), "onnxruntime_fp32": (export_onnx(ckpt, tmp / "onnx"), None)}
-        if args.int8 is not None:  # the hook for the calibration stage's INT8 export
-            models["onnxruntime_int8"] = (args.int8, "ort")
+        if args.int8 is None:
+            # One untrained AMMA-S (288×288, K = 3, t = 4, 8 classes) for all three rows: the checkpoint, its
+            # export and that export calibrated to INT8 on a small synthetic dataset (bench_int8's setup).
+            from bench_int8 import default_setup
+
+            fp32, int8, _ = default_setup(tmp, samples=64, say=lambda line: print(line, file=sys.stderr))
+            ckpt, config = tmp / "amma-s.pt", load_bundle(fp32).config
+        else:
+            config = get_config("amma-s")
+            ckpt = make_checkpoint(config, tmp / "amma-s.pt")
+            fp32, int8 = export(ckpt, tmp / "onnx"), args.int8
+        models = {"pytorch_eager": (ckpt, None), "onnxruntime_fp32": (fp32, None), "onnxruntime_int8": (int8, "ort")}
         for name, (path, backend) in models.items():
             print(f"end to end: {name}", file=sys.stderr)
             with open_model(path, backend, options) as model:
                 results["end_to_end"][name] = end_to_end(model, args.clips, warmup=3)
-        for name, path in (("pytorch_eager", ckpt5), ("onnxruntime_fp32", export_onnx(ckpt5, tmp / "onnx5"))):
+        ckpt5 = make_checkpoint(config5, tmp / "amma-s-k5.pt")
+        for name, path in (("pytorch_eager", ckpt5), ("onnxruntime_fp32", export(ckpt5, tmp / "onnx5"))):
             print(f"feature cache K=5: {name}", file=sys.stderr)
             with open_model(path, None, options) as model:
                 results["feature_cache_K5"][name] = feature_caching(model, max(args.clips // 2, 5))
@@ -202,7 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
                             "compare the backends with each other"},
         **results,
         "fps": {name: r["fps"] for name, r in e2e.items()},
-        "int8": "not run: pass --int8 DIR with the calibration stage's export" if args.int8 is None else str(args.int8),
+        "int8": "calibrated here (entropy, 64 synthetic clips)" if args.int8 is None else str(args.int8),
     }
     atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
