@@ -1,6 +1,7 @@
 """Writing user artifacts so that a crash or Ctrl-C never leaves a half-written file behind."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -65,3 +66,12 @@ def commit_directory(tmp: str | os.PathLike, out: str | os.PathLike, force: bool
         raise
     shutil.rmtree(backup, ignore_errors=True)
     return out
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks (checkpoints and engines run to hundreds of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -9,7 +9,6 @@ there but wrong (an INT8 folder of another checkpoint) raises an ordinary `AmmaE
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from amma_edge.bench.config import BenchConfig
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.export.bundle import ModelBundle, graph_file_name, load_bundle
+from amma_edge.fileio import file_sha256
 from amma_edge.runtime.runners.model import RunnerOptions
 
 STREAMING_GRAPHS = ("encoder", "head", "astar")
@@ -47,14 +47,6 @@ class Target:
         kind = "engine" if self.runtime == "trt" else "onnx"
         return [self.path / graph_file_name(g, kind) for g in STREAMING_GRAPHS
                 if (self.path / graph_file_name(g, kind)).is_file()]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def int8_bundle(config: BenchConfig, fp32: ModelBundle) -> ModelBundle:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from amma_edge.build.compiler import EngineCompiler
-from amma_edge.build.header import describe_engine, engine_header, file_sha256
+from amma_edge.build.header import describe_engine, engine_header
 from amma_edge.build.options import (
     BuildConfig,
     check_source,
@@ -34,7 +34,7 @@ from amma_edge.errors import AmmaEdgeError
 from amma_edge.export.bundle import ModelBundle, graph_file_name, load_bundle
 from amma_edge.export.golden import GOLDEN_DIR, golden_path
 from amma_edge.export.graphs import GRAPH_FILES
-from amma_edge.fileio import atomic_write_text
+from amma_edge.fileio import atomic_write_text, file_sha256
 
 __all__ = ["BUILD_JSON", "BuildConfig", "BuildResult", "EngineBuild", "build_engines", "engine_paths"]
 

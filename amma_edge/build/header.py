@@ -7,8 +7,6 @@ deserialisation error. Pure functions: no TensorRT here.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,14 +19,6 @@ from amma_edge.export.metadata import ModelMetadata
 ENGINE_KEY = "engine"
 # What a compiler must report about each engine it built (the rest of the entry comes from the BuildConfig).
 REQUIRED_DETAILS = ("builder", "tensorrt_version", "device", "flags", "strongly_typed", "build_seconds")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def engine_header(meta: ModelMetadata, config: BuildConfig, details: Mapping[str, Any], *,

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from amma_edge.build.compiler import CompiledEngine
-from amma_edge.build.header import file_sha256
 from amma_edge.build.options import BuildConfig, profile_shapes
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.export.metadata import ModelMetadata
+from amma_edge.fileio import file_sha256
 
 Log = Callable[[str], None]
 INSTALL_HINT = ("the Torch-TensorRT wheel matching your torch and TensorRT; on Jetson, NVIDIA's Jetson wheels; "

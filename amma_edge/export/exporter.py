@@ -7,7 +7,6 @@ its checks, so a failed or interrupted export leaves no half-written folder, and
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -40,7 +39,7 @@ from amma_edge.export.parity import (
 )
 from amma_edge.export.samples import DEFAULT_DATA_SAMPLES, ClipSample, batched, dataset_samples
 from amma_edge.export.simplify import SimplifyResult, simplify_onnx
-from amma_edge.fileio import atomic_write_text, commit_directory
+from amma_edge.fileio import atomic_write_text, commit_directory, file_sha256
 from amma_edge.models.config import AMMAConfig, ModelConfig, config_to_dict
 
 RANDOM_SAMPLES = 2
@@ -88,14 +87,6 @@ class ExportResult:
     @property
     def parity(self) -> list[GraphParity]:
         return [g.parity for g in self.graphs]
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def graph_metadata(config: ModelConfig, class_names: tuple[str, ...], spec: GraphSpec, *, opset: int,

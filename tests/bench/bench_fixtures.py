@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from tiny_models import CLASSES, relabelled_copy, save_tiny_checkpoint, tiny_amma_config
 
 __all__ = ["CLASSES", "relabelled_copy", "save_tiny_checkpoint", "tiny_amma_config"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tiny_models import CLASSES, relabelled_copy, save_tiny_checkpoint, tiny_amma_config
 
 from amma_edge.build.compiler import CompiledEngine
 from amma_edge.export.metadata import ModelMetadata
-from tiny_models import CLASSES, relabelled_copy, save_tiny_checkpoint, tiny_amma_config
 
 __all__ = ["CLASSES", "relabelled_copy", "save_tiny_checkpoint", "tiny_amma_config"]
 

@@ -2,11 +2,12 @@
 import pytest
 from build_fixtures import RecordingCompiler
 
-from amma_edge.build.header import describe_engine, engine_header, file_sha256
+from amma_edge.build.header import describe_engine, engine_header
 from amma_edge.build.options import BuildConfig
 from amma_edge.build.plan import read_plan, read_plan_header, write_plan
 from amma_edge.export.bundle import load_bundle
 from amma_edge.export.metadata import ModelMetadata, read_metadata
+from amma_edge.fileio import file_sha256
 
 
 def _details(**overrides):

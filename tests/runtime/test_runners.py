@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from amma_edge.build.plan import PLAN_MAGIC, read_plan, write_plan
 from amma_edge.errors import AmmaEdgeError, InputShapeError, MissingDependencyError
 from amma_edge.runtime.runners import backend_for, open_model, runner_class, runner_names
 from amma_edge.runtime.runners.base import Runner
 from amma_edge.runtime.runners.onnxruntime_runner import OnnxRuntimeRunner, OrtOptions
-from amma_edge.build.plan import PLAN_MAGIC, read_plan, write_plan
 from amma_edge.runtime.runners.tensorrt_runner import TensorRTRunner
 from amma_edge.runtime.runners.torch_runner import TorchRunner
 from amma_edge.train.checkpoint import load_model
