@@ -20,14 +20,25 @@ RUNS = ("amma-s-cd", "amma-s-none", "astar")
 MOTION_CLASSES = ("sit_down", "stand_up")
 
 
+def training_minutes(records: list[dict]) -> float:
+    """Wall-clock minutes of training, summed over the sessions of a resumed run (the gaps between are not)."""
+    total, session_start, last = 0.0, None, None
+    for r in records:
+        if r["event"] == "start":
+            if session_start is not None:
+                total += last - session_start
+            session_start = r["time"]
+        last = r["time"]
+    return (total + (last - session_start)) / 60 if session_start is not None else 0.0
+
+
 def read_log(path: Path) -> dict:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     start = next(r for r in records if r["event"] == "start")
     epochs = [r for r in records if r["event"] == "epoch"]
-    end = max(r["time"] for r in records)
     return {"train_config": start["train_config"], "model_config": start["model_config"],
             "schedule": start.get("schedule"), "steps": max(r.get("step", 0) for r in records),
-            "epochs_done": len(epochs), "train_minutes": round((end - start["time"]) / 60, 1),
+            "epochs_done": len(epochs), "train_minutes": round(training_minutes(records), 1),
             "last_epoch": {k: v for k, v in epochs[-1].items() if k not in ("event", "time")} if epochs else None}
 
 
@@ -41,15 +52,36 @@ def read_eval(path: Path) -> dict:
             "eval_seconds": report["seconds"], "protocol": report["protocol"], "data": report["data"]}
 
 
+def best_epoch(log: Path) -> int | None:
+    """The epoch best.pt holds: the lowest validation loss, as the trainer keeps it."""
+    epochs = [json.loads(line) for line in log.read_text().splitlines() if '"event": "epoch"' in line]
+    return min(epochs, key=lambda r: r["val_loss"])["epoch"] if epochs else None
+
+
+def learning_curve(exp: Path) -> list[dict]:
+    """Checkpoints of the AMMA-S run scored along the way: EXP/curve/epoch<N>-<test|validation>/eval.json, written
+    by `amma-edge eval --model <copy of last.pt or best.pt at that epoch> [--split test]` (validation = the
+    training set's held-out test split, used to choose the shipped checkpoint)."""
+    points = []
+    for path in sorted((exp / "curve").glob("epoch*-*/eval.json"), key=lambda p: (p.parent.name.split("-")[1],
+                                                                                  int(p.parent.name[5:].split("-")[0]))):
+        epoch, split = path.parent.name[5:].split("-")
+        report = read_eval(path)
+        points.append({"epoch": int(epoch), "split": split, "videos": report["test_videos"],
+                       "frame_mAP@0.5": report["frame_mAP@0.5"], "video_mAP@0.5": report["video_mAP"].get("0.5")})
+    return points
+
+
 def main(exp: Path) -> None:
     runs = {}
     for name in RUNS:
         log, ev = exp / name / "log.jsonl", exp / name / "eval-test" / "eval.json"
         if log.exists():
-            runs[name] = {**read_log(log), **({"test": read_eval(ev)} if ev.exists() else {})}
+            runs[name] = {**read_log(log), "best_epoch": best_epoch(log),
+                          **({"test": read_eval(ev), "test_of": "best.pt"} if ev.exists() else {})}
     result = {"machine": {"cpu_cores": __import__("os").cpu_count(), "processor": platform.processor(),
                           "python": platform.python_version()},
-              "recipe": "benches/recipes/synthetic.sh", "runs": runs}
+              "recipe": "benches/recipes/synthetic.sh", "runs": runs, "amma_s_learning_curve": learning_curve(exp)}
     cd, none = runs.get("amma-s-cd", {}).get("test"), runs.get("amma-s-none", {}).get("test")
     if cd and none:
         mean = lambda t: sum(t["frame_AP_per_class"][c] for c in MOTION_CLASSES) / len(MOTION_CLASSES)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from collect_training import training_minutes  # noqa: E402
+
 from amma_edge.demo import FP32_DIR, INT8_DIR  # noqa: E402
 from amma_edge.fileio import atomic_write_text  # noqa: E402
 
@@ -24,26 +26,27 @@ def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.1f}"
 
 
-def _training_minutes(records: list[dict]) -> float:
-    """Wall-clock minutes of training, summed over the sessions of a resumed run (the gaps between are not)."""
-    total, session_start, last = 0.0, None, None
-    for r in records:
-        if r["event"] == "start":
-            if session_start is not None:
-                total += last - session_start
-            session_start = r["time"]
-        last = r["time"]
-    return (total + (last - session_start)) / 60 if session_start is not None else 0.0
+def _checkpoint_epoch(path: Path) -> int | None:
+    """The epoch a training checkpoint was saved at, when the file is still there."""
+    if not path.is_file():
+        return None
+    import torch
+
+    return int(torch.load(path, map_location="cpu", weights_only=True).get("epoch", 0)) or None
 
 
-def _train_commands(starts: list[dict], train: dict) -> str:
+def _train_commands(starts: list[dict], train: dict, epochs_done: int) -> str:
     first = (f"amma-edge train --model {train['model']} --data synth-train --input-size 128 --device cpu --workers 1 "
              f"--epochs {train['epochs']} --lr {train['lr']:g} --lr-steps {','.join(map(str, train['lr_milestones']))} "
              f"--set warmup_steps={train['warmup_steps']} --set val_max_samples={train['val_max_samples']} "
              f"--seed {train['seed']} --out amma-s-cd")
     resumes = [f"amma-edge train --resume amma-s-cd/last.pt --epochs {s['train_config']['epochs']}"
                for s in starts[1:] if s.get("resumed")]
-    return "\n".join([first, *resumes])
+    lines = [first, *resumes]
+    planned = starts[-1]["train_config"]["epochs"]
+    if epochs_done < planned:
+        lines[-1] += f"      # stopped with Ctrl-C after epoch {epochs_done} (the session's time ran out)"
+    return "\n".join(lines)
 
 
 def main(run_dir: Path, fp32_eval: Path, int8_eval: Path) -> None:
@@ -53,9 +56,14 @@ def main(run_dir: Path, fp32_eval: Path, int8_eval: Path) -> None:
     model, train = first["model_config"], first["train_config"]
     epochs = [r for r in records if r["event"] == "epoch"]
     steps = max(r.get("step", 0) for r in records)
-    minutes = _training_minutes(records)
+    minutes = training_minutes(records)
     calibration = json.loads((INT8_DIR / "model.json").read_text()).get("calibration", {})
     method = calibration.get("method", "entropy")
+    keep_float = calibration.get("keep_float", 0)
+    checkpoint_path = Path(json.loads((FP32_DIR / "model.json").read_text())["checkpoint"])
+    checkpoint = checkpoint_path.name
+    chosen = _checkpoint_epoch(checkpoint_path)
+    chosen_text = f"; the shipped weights are epoch {chosen} ({checkpoint}, lowest validation loss)" if chosen else ""
     fp32, int8 = json.loads(fp32_eval.read_text()), json.loads(int8_eval.read_text())
 
     def video(report, t):
@@ -76,7 +84,7 @@ fresh machine; it has only seen synthetic figures, so it means nothing on real p
 | input | K = {model['K']} clips × t = {model['t']} frames × {model['input_size'][0]}×{model['input_size'][1]} RGB, ImageNet mean / std |
 | files | `model/` fp32 ONNX ({_size_mb(FP32_DIR):.1f} MB), `model-int8/` INT8 Q/DQ ONNX ({_size_mb(INT8_DIR):.1f} MB) |
 | training data | `amma-edge data synth --out synth-train --videos 240 --seed 0 --test-fraction 0.15` (200 train videos) |
-| training | from scratch, seed {train['seed']}, {len(epochs)} epochs of batch {train['batch_size']}, Adam lr {train['lr']} ({first['schedule']}); see `benches/recipes/synthetic.sh` |
+| training | from scratch, seed {train['seed']}, {len(epochs)} epochs of batch {train['batch_size']}, Adam lr {train['lr']} ({first['schedule']}){chosen_text}; see `benches/recipes/synthetic.sh` |
 | test data | `amma-edge data synth --out synth-test --videos 80 --seed 1 --test-fraction 1.0` (80 unseen videos) |
 
 The exact commands, as in `benches/recipes/synthetic.sh` and `benches/recipes/demo.sh`:
@@ -84,9 +92,9 @@ The exact commands, as in `benches/recipes/synthetic.sh` and `benches/recipes/de
 ```
 amma-edge data synth --out synth-train --videos 240 --seed 0 --test-fraction 0.15
 amma-edge data synth --out synth-test --videos 80 --seed 1 --test-fraction 1.0
-{_train_commands(starts, train)}
-amma-edge export --model amma-s-cd/best.pt --out amma_edge/demo/model --data synth-test
-amma-edge calibrate --model amma_edge/demo/model --data synth-train --out amma_edge/demo/model-int8 --method {method}
+{_train_commands(starts, train, len(epochs))}
+amma-edge export --model amma-s-cd/{checkpoint} --out amma_edge/demo/model --data synth-test
+amma-edge calibrate --model amma_edge/demo/model --data synth-train --out amma_edge/demo/model-int8 --method {method} --keep-float {keep_float}
 amma-edge eval --model amma_edge/demo/model --data synth-test        # and amma_edge/demo/model-int8
 ```
 
