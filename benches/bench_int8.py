@@ -47,18 +47,17 @@ VARIANTS = ("fp32", "int8", "int8+out", "u8+out")
 def machine() -> dict[str, Any]:
     import onnxruntime
 
-    cpu = platform.processor() or platform.machine()
+    from amma_edge.bench.machine import cpu_model
+
     flags: list[str] = []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key = line.split(":")[0].strip()
-            if key in ("model name", "Model", "Hardware") and ":" in line:
-                cpu = line.split(":", 1)[1].strip()
-            if key == "flags" and not flags:
+            if line.split(":")[0].strip() == "flags":
                 flags = sorted(set(line.split(":", 1)[1].split()) & {"avx2", "avx512f", "avx512_vnni", "avx_vnni"})
+                break
     except OSError:
         pass
-    return {"cpu": cpu, "cpu_flags": flags, "cores": os.cpu_count(), "system": platform.platform(),
+    return {"cpu": cpu_model(), "cpu_flags": flags, "cores": os.cpu_count(), "system": platform.platform(),
             "python": platform.python_version(), "onnxruntime": onnxruntime.__version__, "numpy": np.__version__,
             "load_average": [round(x, 2) for x in os.getloadavg()]}
 

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 import torch
 
+from amma_edge.bench.machine import cpu_model
 from amma_edge.data.dataset import normalise_frames
 from amma_edge.fileio import atomic_write_text
 from amma_edge.models.amma.micro_motion import MicroMotion
@@ -38,16 +39,6 @@ from amma_edge.runtime import native, reference
 
 SIZE = 288
 ROUND_S = 0.03  # each round of each candidate runs at least this long, so timer resolution does not matter
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def calls_per_round(fn: Callable[[], object]) -> int:

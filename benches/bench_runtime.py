@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from amma_edge.bench.machine import cpu_model
 from amma_edge.export import load_bundle
 from amma_edge.fileio import atomic_write_text
 from amma_edge.models import build, get_config
@@ -40,16 +41,6 @@ from amma_edge.runtime.streaming import TubeletStream
 from amma_edge.train.checkpoint import save_checkpoint
 
 FRAME_SIZE = "320x240"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_checkpoint(config: AMMAConfig, path: Path) -> Path:
