@@ -132,9 +132,11 @@ class AMMATrainDataset(_ClipDataset):
         split_index: int = 0,
         min_history: int = 0,
         max_objs: int = 128,
+        min_radius: int = 0,
     ):
         super().__init__(root, gt, config, training_samples(gt, split, split_index, min_history), augment, read_frame)
         self.max_objs = max_objs
+        self.min_radius = min_radius
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         cfg: AMMAConfig = self.config  # type: ignore[assignment]
@@ -142,7 +144,8 @@ class AMMATrainDataset(_ClipDataset):
         labels, boxes = amma_tubelets(self.gt.gttubes[video], key, cfg.K, cfg.t)
         frames = self._read(video, amma_clip_frames(key, cfg.K, cfg.t))
         clips, boxes = self._prepare(video, frames, boxes)
-        targets = amma_targets(labels, boxes, cfg.num_classes, cfg.input_size, cfg.stride, self.max_objs)
+        targets = amma_targets(labels, boxes, cfg.num_classes, cfg.input_size, cfg.stride, self.max_objs,
+                               self.min_radius)
         sample: dict[str, Any] = {"clips": torch.from_numpy(clips.reshape((cfg.K, cfg.t) + clips.shape[1:]))}
         sample.update({k: torch.from_numpy(v) for k, v in targets.items()})
         sample.update(video=video, frame=key)

@@ -70,8 +70,13 @@ def amma_targets(
     input_size: tuple[int, int],
     stride: int = 8,
     max_objs: int = 128,
+    min_radius: int = 0,
 ) -> dict[str, np.ndarray]:
     """Targets of one sample from tubelet labels (N,) and boxes (N, K, 4) in input pixels; the key frame is clip K.
+
+    `min_radius` raises CenterNet's Gaussian radius to at least that many cells. On small inputs (128 pixels at
+    stride 8) a person is 2 × 6 cells, the rule gives radius 0, and the neighbours of each peak are penalised
+    as hard as the background, which slows the centre heatmap's training.
 
     Returns heatmap (C, h, w) float32, index (max_objs,) int64, mask (max_objs,) float32,
     movement (max_objs, 2K) float32 and size (max_objs, 2K) float32, with (h, w) = input_size // stride.
@@ -92,7 +97,7 @@ def amma_targets(
     key_int = np.floor(centres[:, -1] + _CELL_EPS).astype(np.int64)
     np.clip(key_int[:, 0], 0, out_w - 1, out=key_int[:, 0])
     np.clip(key_int[:, 1], 0, out_h - 1, out=key_int[:, 1])
-    radii = np.maximum(gaussian_radius(np.ceil(sizes[:, -1, 1]), np.ceil(sizes[:, -1, 0])), 0).astype(np.int64)
+    radii = np.maximum(gaussian_radius(np.ceil(sizes[:, -1, 1]), np.ceil(sizes[:, -1, 0])), min_radius).astype(np.int64)
 
     heatmap = np.zeros((num_classes, out_h, out_w), dtype=np.float32)
     draw_gaussians(heatmap, labels, key_int, radii)

@@ -77,6 +77,7 @@ Evaluate = Callable[[nn.Module], dict[str, float]]
 LAST, BEST, LOG = "last.pt", "best.pt", "log.jsonl"
 _LOADER_STREAM = 2**32 - 1  # the `index` of the DataLoader's own seed stream, apart from every sample's
 OPTIMIZERS = ("adam", "adamw")
+LR_SCHEDULES = ("step", "cosine")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class TrainConfig:
     lr_milestones: tuple[int, ...] = (6, 8)
     lr_gamma: float = 0.1
     warmup_steps: int = 0
+    lr_schedule: str = "step"  # "step": × lr_gamma at each of lr_milestones; "cosine": half-cosine to 0 over the run
     optimizer: str = "adam"
     weight_decay: float = 0.0
     proxy_lr_scale: float = 100.0
@@ -121,6 +123,7 @@ class TrainConfig:
     best_metric: str = "val_loss"
     best_mode: str = "min"
     loss: LossConfig | None = None  # None: the model family's default
+    heatmap_min_radius: int = 0  # AMMA: smallest Gaussian radius (cells) of a centre target; 0 = CenterNet's rule
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
@@ -130,7 +133,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "log_every", "val_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "workers", "max_steps", "checkpoint_every", "val_max_samples", "split_index",
+        for name in ("warmup_steps", "workers", "max_steps", "heatmap_min_radius", "checkpoint_every", "val_max_samples", "split_index",
                      "weight_decay", "grad_clip"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative, got {getattr(self, name)}")
@@ -142,6 +145,8 @@ class TrainConfig:
             problems.append(f"proxy_lr_scale must be positive, got {self.proxy_lr_scale}")
         if any(m < 1 for m in self.lr_milestones) or list(self.lr_milestones) != sorted(self.lr_milestones):
             problems.append(f"lr_milestones must be increasing epoch numbers from 1, got {list(self.lr_milestones)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            problems.append(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.validation not in ("loss", "map"):
@@ -203,10 +208,21 @@ def resumed_config(saved: TrainConfig, **changes: Any) -> TrainConfig:
     return dataclasses.replace(saved, **changes)
 
 
-def lr_factor(step: int, steps_per_epoch: int, milestones: Sequence[int], gamma: float, warmup_steps: int) -> float:
-    """Learning-rate multiplier for optimizer step `step` (0-based): linear warm-up, then step decay by epoch."""
-    epoch = step // max(1, steps_per_epoch)
-    factor = gamma ** sum(1 for m in milestones if epoch >= m)
+def lr_factor(step: int, steps_per_epoch: int, milestones: Sequence[int], gamma: float, warmup_steps: int,
+              schedule: str = "step", total_steps: int = 0) -> float:
+    """Learning-rate multiplier for optimizer step `step` (0-based): linear warm-up, then the decay.
+
+    "step" decays by `gamma` at epoch milestones (the papers' schedule). "cosine" follows half a cosine from 1
+    after the warm-up to 0 at `total_steps`: with a fixed compute budget the run always ends annealed, which a
+    milestone schedule only does when the budget happens to cover its last milestone.
+    """
+    if schedule == "cosine":
+        span = max(1, total_steps - warmup_steps)
+        progress = min(1.0, max(0.0, (step - warmup_steps) / span))
+        factor = 0.5 * (1.0 + math.cos(math.pi * progress))
+    else:
+        epoch = step // max(1, steps_per_epoch)
+        factor = gamma ** sum(1 for m in milestones if epoch >= m)
     if warmup_steps and step < warmup_steps:
         factor *= (step + 1) / warmup_steps
     return factor
@@ -214,6 +230,12 @@ def lr_factor(step: int, steps_per_epoch: int, milestones: Sequence[int], gamma:
 
 def describe_schedule(config: TrainConfig) -> str:
     """One line, e.g. "adam, lr 0.00025, × 0.1 after epochs 6 and 8; 10 epochs of batch 16"."""
+    if config.lr_schedule == "cosine":
+        warm = f", {config.warmup_steps}-step linear warm-up" if config.warmup_steps else ""
+        wd = f", weight decay {config.weight_decay:g}" if config.weight_decay else ""
+        budget = f"{config.max_steps} steps" if config.max_steps else f"{config.epochs} epochs"
+        return (f"{config.optimizer}, lr {config.lr:g}, cosine to 0 over {budget}{warm}{wd}; "
+                f"{config.epochs} epochs of batch {config.batch_size}")
     steps = [str(m) for m in config.lr_milestones]
     listed = (steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " and " + steps[-1]) if steps else ""
     decay = f", × {config.lr_gamma:g} after epoch{'s' if len(steps) > 1 else ''} {listed}" if steps else ", constant"
@@ -439,11 +461,12 @@ class Trainer:
         return cls(groups, lr=c.lr, weight_decay=c.weight_decay)
 
     def _lr_lambda(self) -> Callable[[int], float]:
-        steps, milestones, gamma, warmup = (self.steps_per_epoch, self.config.lr_milestones, self.config.lr_gamma,
-                                            self.config.warmup_steps)
+        c = self.config
+        steps, milestones, gamma, warmup = (self.steps_per_epoch, c.lr_milestones, c.lr_gamma, c.warmup_steps)
+        total = min(c.max_steps, c.epochs * steps) if c.max_steps else c.epochs * steps
 
         def factor(step: int) -> float:
-            return lr_factor(step, steps, milestones, gamma, warmup)
+            return lr_factor(step, steps, milestones, gamma, warmup, c.lr_schedule, total)
 
         return factor
 
@@ -774,10 +797,13 @@ def make_datasets(config: TrainConfig, model_config: ModelConfig, gt: Any, root:
 
     cls = AMMATrainDataset if isinstance(model_config, AMMAConfig) else AStarTrainDataset
     augment = AugmentConfig() if config.augment else None
-    train_set = cls(root, gt, model_config, "train", augment, split_index=config.split_index)  # type: ignore[arg-type]
+    extra: dict[str, Any] = {"min_radius": config.heatmap_min_radius} if cls is AMMATrainDataset else {}
+    train_set = cls(root, gt, model_config, "train", augment, split_index=config.split_index,  # type: ignore[arg-type]
+                    **extra)
     val_set = None
     if gt.split_videos("test", config.split_index):
-        val_set = cls(root, gt, model_config, "test", None, split_index=config.split_index)  # type: ignore[arg-type]
+        val_set = cls(root, gt, model_config, "test", None, split_index=config.split_index,  # type: ignore[arg-type]
+                      **extra)
     return train_set, val_set
 
 

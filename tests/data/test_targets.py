@@ -35,6 +35,18 @@ def test_amma_targets_for_one_tubelet_worked_by_hand():
     assert heat[1, 20, 18] > 0 and heat[1, 20, 19] == 0 and heat[1, 23, 15] > 0 and heat[1, 24, 15] == 0
 
 
+def test_min_radius_widens_the_one_cell_peaks_of_small_boxes():
+    boxes = np.array([[[32, 32, 48, 80]]], np.float32)  # 2 × 6 cells at stride 8: CenterNet's radius is 0
+    plain = amma_targets(np.array([0]), boxes, 1, (128, 128))["heatmap"][0]
+    wide = amma_targets(np.array([0]), boxes, 1, (128, 128), min_radius=1)["heatmap"][0]
+    assert np.count_nonzero(plain) == 1 and plain[7, 5] == 1.0
+    assert np.count_nonzero(wide) == 9 and wide[7, 5] == 1.0  # the 3 × 3 block, σ = 1/2
+    assert wide[7, 6] == pytest.approx(np.exp(-1 / (2 * 0.5**2)), rel=1e-6)
+    big = np.array([[[8, 8, 88, 168]]], np.float32)  # radius 3 by the rule: a minimum of 1 leaves it alone
+    np.testing.assert_array_equal(amma_targets(np.array([0]), big, 1, (288, 288), min_radius=1)["heatmap"],
+                                  amma_targets(np.array([0]), big, 1, (288, 288))["heatmap"])
+
+
 def test_movement_keeps_the_fraction_lost_by_the_integer_centre():
     boxes = np.array([[[84, 82, 164, 242]]], np.float32)  # centre (124, 162) / 8 = (15.5, 20.25)
     t = amma_targets(np.array([0]), boxes, 1, (288, 288))

@@ -19,6 +19,7 @@ from amma_edge.train.losses import AStarLossConfig
 from amma_edge.train.progress import ProgressLine, format_duration, read_log
 from amma_edge.train.trainer import (
     NonFiniteLossError,
+    TrainConfig,
     Trainer,
     default_train_config,
     lr_factor,
@@ -261,6 +262,20 @@ def test_lr_factor_warms_up_then_decays_by_epoch():
     f = [lr_factor(s, steps_per_epoch=10, milestones=(2, 3), gamma=0.1, warmup_steps=4) for s in range(40)]
     assert f[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     assert f[19] == 1.0 and f[20] == pytest.approx(0.1) and f[30] == pytest.approx(0.01)
+
+
+def test_cosine_schedule_warms_up_then_anneals_to_zero_at_the_last_step():
+    f = [lr_factor(s, steps_per_epoch=10, milestones=(2,), gamma=0.1, warmup_steps=4, schedule="cosine",
+                   total_steps=24) for s in range(30)]
+    assert f[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])  # warm-up as for the step schedule
+    assert f[14] == pytest.approx(0.5)  # half-way through the 20 steps after warm-up
+    assert all(a >= b for a, b in zip(f[4:], f[5:]))  # never rises again, milestones ignored
+    assert f[24] == 0.0 and f[29] == 0.0
+
+
+def test_unknown_lr_schedule_is_refused_with_the_choices():
+    with pytest.raises(AmmaEdgeError, match="lr_schedule must be one of step, cosine"):
+        TrainConfig(lr_schedule="linear")
 
 
 def test_progress_is_one_line_in_place_on_a_terminal_and_every_n_steps_in_a_log():
