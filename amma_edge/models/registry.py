@@ -8,12 +8,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Callable
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.models.config import AMMAConfig, AStarConfig, ModelConfig
+
+if TYPE_CHECKING:  # torch is imported by the family modules, on the first `build`: the runtime reads presets
+    from torch import nn  # and configurations on devices where torch is not installed.
 
 _PRESETS: dict[str, ModelConfig] = {}
 _BUILDERS: dict[str, Callable[[Any], nn.Module]] = {}
