@@ -163,8 +163,9 @@ def main(argv: list[str] | None = None) -> dict:
                     "python": sys.version.split()[0], "torch": torch.__version__,
                     "onnxruntime": __import__("onnxruntime").__version__,
                     "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-                    "note": "shared machine (a training run in the background): absolute times are pessimistic; "
+                    "note": "shared machine: absolute times move with the background load (loadavg above); "
                             "compare the backends with each other"},
+        "threads_per_engine": args.threads,
         **results,
         "fps": {name: r["fps"] for name, r in e2e.items()},
         "int8": "calibrated here (entropy, 64 synthetic clips)" if args.int8 is None else str(args.int8),

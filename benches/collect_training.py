@@ -1,9 +1,12 @@
 """Gather the synthetic training experiments (benches/recipes/synthetic.sh) into benches/results/training.json.
 
-For each run: the exact configuration and seed (from its log.jsonl), wall-clock training time, and the test-set
-scores of `amma-edge eval` (frame-mAP@0.5, video-mAP@0.5, per-class frame AP). Also the micro-motion
-ablation: conv_diff against none on sit_down and stand_up, the two classes only motion direction separates.
+For each run: the exact configuration and seed (from its log.jsonl), wall-clock and CPU time (from the
+`<run>.time` file /usr/bin/time wrote), the test-set scores of `amma-edge eval` on last.pt (frame-mAP@0.5,
+video-mAP, per-class frame AP), and the learning curve: the checkpoint after each epoch scored on the same test
+set (EXP/<run>/curve/epoch<N>/eval.json). Also the micro-motion ablation: conv_diff against none on sit_down and
+stand_up, the two classes only the direction of motion separates.
 Usage: python benches/collect_training.py EXP_DIR
+(The first recipe's runs, with a step schedule and full width, are kept in benches/results/training_v1.json.)
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from amma_edge.bench.machine import cpu_model
 from amma_edge.fileio import atomic_write_text
 
 RUNS = ("amma-s-cd", "amma-s-none", "astar")
@@ -58,18 +62,28 @@ def best_epoch(log: Path) -> int | None:
     return min(epochs, key=lambda r: r["val_loss"])["epoch"] if epochs else None
 
 
-def learning_curve(exp: Path) -> list[dict]:
-    """Checkpoints of the AMMA-S run scored along the way: EXP/curve/epoch<N>-<test|validation>/eval.json, written
-    by `amma-edge eval --model <copy of last.pt or best.pt at that epoch> [--split test]` (validation = the
-    training set's held-out test split, used to choose the shipped checkpoint)."""
+def learning_curve(run: Path) -> list[dict]:
+    """The run's checkpoints scored along the way: RUN/curve/epoch<N>/eval.json, written by
+    `amma-edge eval --model RUN/epoch<N>.pt --data EXP/synth-test` (epoch<N>.pt: last.pt copied after epoch N)."""
     points = []
-    for path in sorted((exp / "curve").glob("epoch*-*/eval.json"), key=lambda p: (p.parent.name.split("-")[1],
-                                                                                  int(p.parent.name[5:].split("-")[0]))):
-        epoch, split = path.parent.name[5:].split("-")
+    for path in sorted((run / "curve").glob("epoch*/eval.json"), key=lambda p: int(p.parent.name[5:])):
         report = read_eval(path)
-        points.append({"epoch": int(epoch), "split": split, "videos": report["test_videos"],
-                       "frame_mAP@0.5": report["frame_mAP@0.5"], "video_mAP@0.5": report["video_mAP"].get("0.5")})
+        points.append({"epoch": int(path.parent.name[5:]), "videos": report["test_videos"],
+                       "frame_mAP@0.5": round(report["frame_mAP@0.5"], 2),
+                       "video_mAP@0.5": round(report["video_mAP"].get("0.5", float("nan")), 2),
+                       **{f"AP_{c}": round(report["frame_AP_per_class"][c], 2) for c in MOTION_CLASSES}})
     return points
+
+
+def read_time(path: Path) -> dict | None:
+    """`/usr/bin/time -f "%e wall_s %U user_s %S sys_s"` output: wall-clock and CPU minutes of the whole run
+    (its data-loader worker included)."""
+    if not path.exists():
+        return None
+    words = path.read_text().split()
+    values = {words[i + 1]: float(words[i]) for i in range(0, len(words) - 1) if words[i + 1].endswith("_s")}
+    return {"wall_minutes": round(values["wall_s"] / 60, 1),
+            "cpu_minutes": round((values["user_s"] + values["sys_s"]) / 60, 1)}
 
 
 def main(exp: Path) -> None:
@@ -77,11 +91,12 @@ def main(exp: Path) -> None:
     for name in RUNS:
         log, ev = exp / name / "log.jsonl", exp / name / "eval-test" / "eval.json"
         if log.exists():
-            runs[name] = {**read_log(log), "best_epoch": best_epoch(log),
-                          **({"test": read_eval(ev), "test_of": "best.pt"} if ev.exists() else {})}
-    result = {"machine": {"cpu_cores": __import__("os").cpu_count(), "processor": platform.processor(),
+            runs[name] = {**read_log(log), "best_epoch": best_epoch(log), "time": read_time(exp / f"{name}.time"),
+                          **({"test": read_eval(ev), "test_of": "last.pt"} if ev.exists() else {}),
+                          "learning_curve": learning_curve(exp / name)}
+    result = {"machine": {"cpu_cores": __import__("os").cpu_count(), "cpu": cpu_model(),
                           "python": platform.python_version()},
-              "recipe": "benches/recipes/synthetic.sh", "runs": runs, "amma_s_learning_curve": learning_curve(exp)}
+              "recipe": "benches/recipes/synthetic.sh", "runs": runs}
     cd, none = runs.get("amma-s-cd", {}).get("test"), runs.get("amma-s-none", {}).get("test")
     if cd and none:
         mean = lambda t: sum(t["frame_AP_per_class"][c] for c in MOTION_CLASSES) / len(MOTION_CLASSES)
@@ -93,7 +108,7 @@ def main(exp: Path) -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
     for name, run in runs.items():
         test = run.get("test") or {}
-        print(f"{name}: {run['train_minutes']} min, frame-mAP {test.get('frame_mAP@0.5')}, "
+        print(f"{name}: {run['train_minutes']} min ({run['time']}), frame-mAP {test.get('frame_mAP@0.5')}, "
               f"video-mAP@0.5 {test.get('video_mAP', {}).get('0.5')}")
     print(f"wrote {out}")
 
