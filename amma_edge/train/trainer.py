@@ -230,15 +230,15 @@ def lr_factor(step: int, steps_per_epoch: int, milestones: Sequence[int], gamma:
 
 def describe_schedule(config: TrainConfig) -> str:
     """One line, e.g. "adam, lr 0.00025, × 0.1 after epochs 6 and 8; 10 epochs of batch 16"."""
-    if config.lr_schedule == "cosine":
-        warm = f", {config.warmup_steps}-step linear warm-up" if config.warmup_steps else ""
-        wd = f", weight decay {config.weight_decay:g}" if config.weight_decay else ""
-        budget = f"{config.max_steps} steps" if config.max_steps else f"{config.epochs} epochs"
-        return (f"{config.optimizer}, lr {config.lr:g}, cosine to 0 over {budget}{warm}{wd}; "
-                f"{config.epochs} epochs of batch {config.batch_size}")
     steps = [str(m) for m in config.lr_milestones]
-    listed = (steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " and " + steps[-1]) if steps else ""
-    decay = f", × {config.lr_gamma:g} after epoch{'s' if len(steps) > 1 else ''} {listed}" if steps else ", constant"
+    if config.lr_schedule == "cosine":
+        budget = f"{config.max_steps} steps or " if config.max_steps else ""
+        decay = f", cosine to 0 over {budget}{config.epochs} epochs, whichever ends first"
+    elif steps:
+        listed = steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " and " + steps[-1]
+        decay = f", × {config.lr_gamma:g} after epoch{'s' if len(steps) > 1 else ''} {listed}"
+    else:
+        decay = ", constant"
     warm = f", {config.warmup_steps}-step linear warm-up" if config.warmup_steps else ""
     wd = f", weight decay {config.weight_decay:g}" if config.weight_decay else ""
     return f"{config.optimizer}, lr {config.lr:g}{decay}{warm}{wd}; {config.epochs} epochs of batch {config.batch_size}"

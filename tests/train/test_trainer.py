@@ -22,6 +22,7 @@ from amma_edge.train.trainer import (
     TrainConfig,
     Trainer,
     default_train_config,
+    describe_schedule,
     lr_factor,
     resumed_config,
 )
@@ -271,6 +272,11 @@ def test_cosine_schedule_warms_up_then_anneals_to_zero_at_the_last_step():
     assert f[14] == pytest.approx(0.5)  # half-way through the 20 steps after warm-up
     assert all(a >= b for a, b in zip(f[4:], f[5:]))  # never rises again, milestones ignored
     assert f[24] == 0.0 and f[29] == 0.0
+
+
+def test_the_start_line_says_which_budget_the_cosine_anneals_over():
+    line = describe_schedule(TrainConfig(lr_schedule="cosine", max_steps=3600, epochs=8, warmup_steps=200))
+    assert "cosine to 0 over 3600 steps or 8 epochs, whichever ends first, 200-step linear warm-up" in line
 
 
 def test_unknown_lr_schedule_is_refused_with_the_choices():
