@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from amma_edge.bench.machine import cpu_model
 from amma_edge.fileio import atomic_write_text
 
-RUNS = ("amma-s-cd", "amma-s-none", "astar")
+RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "astar")
 MOTION_CLASSES = ("sit_down", "stand_up")
 
 

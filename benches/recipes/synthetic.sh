@@ -30,6 +30,14 @@ timed() { local name=$1; shift; OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 /usr/bin/tim
 amma()      { timed amma-s-cd $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_RECIPE[@]}" --out "$EXP/amma-s-cd"; }
 amma_none() { timed amma-s-none $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_RECIPE[@]}" \
                 --set micro_motion=none --out "$EXP/amma-s-none"; }
+# The same AMMA-S recipe at full width (ShuffleNetV2 x1.0, decoder and head 256 channels), alone on both cores
+# (2 threads), 2,000 steps: the narrow network of the ablation learnt too slowly per step.
+AMMA_FULL=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 4 --max-steps 2000 --lr 1e-3
+           --set lr_schedule=cosine --set warmup_steps=200 --set heatmap_min_radius=1 --set val_max_samples=400
+           --seed 0 --log-every 50)
+amma_full() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-full.time" \
+                $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_FULL[@]}" --out "$EXP/amma-s-full"; }
+
 # last.pt after each epoch, kept as epoch<N>.pt for the learning curve (the trainer overwrites last.pt).
 snapshots() {
   while true; do
@@ -55,7 +63,7 @@ ASTAR_RECIPE=(--model astar-x3dm --input-size 128 --device cpu --workers 1 --bat
 astar()     { timed astar $BIN/amma-edge train --data "$EXP/synth-train" "${ASTAR_RECIPE[@]}" --out "$EXP/astar"; }
 
 evaluate() {
-  for run in amma-s-cd amma-s-none astar; do
+  for run in amma-s-cd amma-s-none amma-s-full astar; do
     [ -f "$EXP/$run/last.pt" ] && $BIN/amma-edge eval --model "$EXP/$run/last.pt" --data "$EXP/synth-test" \
       --out "$EXP/$run/eval-test" --force
   done
@@ -70,7 +78,7 @@ curve() {
 collect() { $BIN/python benches/collect_training.py "$EXP"; }
 
 case "$STAGE" in
-  data) data ;; amma) amma ;; amma-none) amma_none ;; ablation) ablation ;; astar) astar ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
+  data) data ;; amma) amma ;; amma-none) amma_none ;; ablation) ablation ;; amma-full) amma_full ;; astar) astar ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
   all) data; ablation; astar; evaluate; curve; collect ;;
-  *) echo "unknown stage $STAGE: data|amma|amma-none|ablation|astar|eval|curve|collect|all" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE: data|amma|amma-none|ablation|amma-full|astar|eval|curve|collect|all" >&2; exit 2 ;;
 esac
