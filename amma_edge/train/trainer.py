@@ -133,8 +133,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "log_every", "val_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "workers", "max_steps", "heatmap_min_radius", "checkpoint_every", "val_max_samples", "split_index",
-                     "weight_decay", "grad_clip"):
+        for name in ("warmup_steps", "workers", "max_steps", "heatmap_min_radius", "checkpoint_every", "val_max_samples",
+                     "split_index", "weight_decay", "grad_clip"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative, got {getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -463,7 +463,7 @@ class Trainer:
     def _lr_lambda(self) -> Callable[[int], float]:
         c = self.config
         steps, milestones, gamma, warmup = (self.steps_per_epoch, c.lr_milestones, c.lr_gamma, c.warmup_steps)
-        total = min(c.max_steps, c.epochs * steps) if c.max_steps else c.epochs * steps
+        total = self.total_steps
 
         def factor(step: int) -> float:
             return lr_factor(step, steps, milestones, gamma, warmup, c.lr_schedule, total)
