@@ -17,6 +17,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 AMMA_BACKBONES = ("resnet18", "mobilenet_v2", "shufflenet_v2")
 MICRO_MOTION_VARIANTS = ("conv_diff", "rgb_diff", "none")
+# "amma": the published decoder, up from stride 32 alone. "skip": the same, plus the backbone's stride-16 and
+# stride-8 features added on the way up (see amma_edge.models.amma.decoder.SkipDecoder).
+AMMA_DECODERS = ("amma", "skip")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class AMMAConfig:
     feature_dim: int = 256  # D: decoder channels at stride R = 8
     head_conv: int = 256  # hidden channels of the center and trajectory branches
     box_head_conv: int = 64  # hidden channels of the per-clip box branch
+    decoder: str = "amma"  # one of AMMA_DECODERS
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     family: str = dataclasses.field(default="amma", init=False)
@@ -45,6 +49,7 @@ class AMMAConfig:
     def __post_init__(self) -> None:
         _check_choice("backbone", self.backbone, AMMA_BACKBONES)
         _check_choice("micro_motion", self.micro_motion, MICRO_MOTION_VARIANTS)
+        _check_choice("decoder", self.decoder, AMMA_DECODERS)
         _check_positive(self, ("num_classes", "K", "feature_dim", "head_conv", "box_head_conv"))
         if self.t < 2 and self.micro_motion != "none":
             raise ValueError(f"micro-motion needs clips of at least 2 frames (t >= 2), got t={self.t}")

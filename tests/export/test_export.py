@@ -174,3 +174,16 @@ def test_a_parity_failure_writes_nothing(tmp_path, tiny_checkpoint, monkeypatch,
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [], "a temporary folder was left behind"
     assert "FAIL" in "\n".join(lines)
+
+
+def test_the_skip_decoder_exports_and_agrees_with_pytorch(tmp_path, one_thread):
+    """`--set decoder=skip` adds graph branches (1×1 projections, additions) that must survive simplification."""
+    from export_fixtures import save_tiny_checkpoint, tiny_amma_config
+
+    checkpoint = save_tiny_checkpoint(tmp_path / "skip.pt", tiny_amma_config(decoder="skip"))
+    result = export_model(checkpoint, tmp_path / "out", ExportOptions(fused=True), log=lambda line: None)
+    assert read_metadata(onnx.load(str(result.out / "encoder.onnx"))).model_config.decoder == "skip"
+    for graph in result.graphs:
+        worst = graph.parity.worst()
+        assert worst is not None and worst[2].max_rel <= 1e-4, (graph.spec.name, worst)
+

@@ -16,8 +16,9 @@ def small(backbone: str, micro_motion: str = "conv_diff", **kw) -> AMMAConfig:
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-def test_streaming_split_equals_full_forward(backbone):
-    model = build(small(backbone)).eval()
+@pytest.mark.parametrize("decoder", ["amma", "skip"])
+def test_streaming_split_equals_full_forward(backbone, decoder):
+    model = build(small(backbone, decoder=decoder)).eval()
     clips = torch.randn(2, 3, 4, 3, 64, 96)
     with torch.no_grad():
         full = model(clips)
@@ -29,8 +30,9 @@ def test_streaming_split_equals_full_forward(backbone):
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-def test_output_shapes_follow_the_grid(backbone):
-    model = build(small(backbone)).eval()
+@pytest.mark.parametrize("decoder", ["amma", "skip"])
+def test_output_shapes_follow_the_grid(backbone, decoder):
+    model = build(small(backbone, decoder=decoder)).eval()
     with torch.no_grad():
         out = model(torch.randn(1, 3, 4, 3, 64, 96))
     assert out["center"].shape == (1, 5, 8, 12)
@@ -40,14 +42,69 @@ def test_output_shapes_follow_the_grid(backbone):
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-@pytest.mark.parametrize("micro_motion", ["conv_diff", "rgb_diff", "none"])
-def test_every_parameter_learns(backbone, micro_motion):
-    model = build(small(backbone, micro_motion)).train()
+@pytest.mark.parametrize("micro_motion,decoder", [("conv_diff", "amma"), ("rgb_diff", "amma"), ("none", "amma"),
+                                                  ("conv_diff", "skip"), ("none", "skip")])
+def test_every_parameter_learns(backbone, micro_motion, decoder):
+    model = build(small(backbone, micro_motion, decoder=decoder)).train()
     out = model(torch.randn(2, 3, 4, 3, 64, 64))
     loss = sum(v.float().pow(2).mean() for v in out.values())
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing, f"parameters without a finite gradient: {missing[:5]}"
+
+
+@pytest.mark.parametrize("backbone,strides", [("shufflenet_v2", [8, 16]), ("mobilenet_v2", [8]), ("resnet18", [8])])
+def test_skip_decoder_reads_the_stages_that_end_at_stride_8_and_16(backbone, strides):
+    model = build(small(backbone, decoder="skip"))
+    assert sorted(model.encoder.skip_strides) == strides
+    assert sorted(int(s) for s in model.encoder.decoder.laterals) == strides
+    assert build(small(backbone)).encoder.skip_strides == {}
+
+
+# ResNet-18 is left out: untrained, its deep path amplifies any change to the whole map, which hides the effect.
+@pytest.mark.parametrize("backbone", ["shufflenet_v2", "mobilenet_v2"])
+def test_skip_decoder_keeps_a_fine_change_where_it_happened(backbone):
+    """What the stride-8 stage carries reaches the clip feature in place: a change at one cell of it shows most
+    at that cell. With the published decoder it reaches the output only through stride 32, blurred."""
+    model = build(small(backbone, decoder="skip")).eval()
+    torch.manual_seed(0)
+    clip = torch.randn(1, 4, 3, 64, 96)
+    segment = model.encoder.skip_strides[8]
+    calls = []
+
+    def nudge(module, args, output):  # the fused stride-8 feature, moved at one cell only
+        calls.append(output.shape)
+        output = output.clone()
+        output[..., 3, 5] += 5.0
+        return output
+
+    target = model.encoder.backbone.appearance.get_submodule(model.encoder.backbone._segments[segment][-1])
+    with torch.no_grad():
+        before = model.encode(clip)
+        handle = target.register_forward_hook(nudge)
+        try:
+            after = model.encode(clip)
+        finally:
+            handle.remove()
+    assert calls and calls[0][-2:] == (8, 12)
+    change = (after - before).abs().amax(dim=1)[0]
+    # The later stages see the nudge too and spread it thinly; the skip puts its largest effect on its own cell.
+    assert divmod(int(change.argmax()), change.shape[1]) == (3, 5)
+    assert change[3, 5] > 3 * change.median()
+
+
+def test_unknown_decoder_names_the_choices():
+    with pytest.raises(ValueError, match="decoder must be one of amma, skip; got 'fpn'"):
+        small("shufflenet_v2", decoder="fpn")
+
+
+def test_configs_saved_before_the_decoder_setting_load_with_the_published_one():
+    from amma_edge.models.config import config_from_dict, config_to_dict
+
+    saved = config_to_dict(small("shufflenet_v2"))
+    del saved["decoder"]
+    assert config_from_dict(saved).decoder == "amma"
+    assert config_from_dict(config_to_dict(small("resnet18", decoder="skip"))).decoder == "skip"
 
 
 def test_rgb_only_variant_has_no_motion_stream():

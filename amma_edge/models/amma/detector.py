@@ -31,7 +31,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from amma_edge.errors import InputShapeError
-from amma_edge.models.amma.decoder import ChannelReducer, Decoder
+from amma_edge.models.amma.decoder import ChannelReducer, Decoder, SkipDecoder
 from amma_edge.models.amma.fusion import TwoStreamBackbone
 from amma_edge.models.amma.head import TubeletHead
 from amma_edge.models.amma.micro_motion import MicroMotion
@@ -51,14 +51,26 @@ class ClipEncoder(nn.Module):
         self.backbone = TwoStreamBackbone(config.backbone, config.width, motion_channels)
         channels = self.backbone.out_channels
         self.neck = ChannelReducer(channels, DECODER_INPUT_CHANNELS) if channels != DECODER_INPUT_CHANNELS else nn.Identity()
-        self.decoder = Decoder(DECODER_INPUT_CHANNELS, config.feature_dim)
+        self.skip_strides: dict[int, int] = {}  # stride → index of the backbone segment whose output is added
+        if config.decoder == "skip":
+            shapes = self.backbone.segment_shapes()
+            # The last segment ending at each stride: for ResNet-18 the stride-16 map lies inside a segment
+            # (layer3 + layer4), so only its stride-8 output is taken.
+            self.skip_strides = {stride: i for i, (_, stride) in enumerate(shapes[:-1]) if stride in (8, 16)}
+            self.decoder = SkipDecoder(DECODER_INPUT_CHANNELS, config.feature_dim,
+                                       {stride: shapes[i][0] for stride, i in self.skip_strides.items()})
+        else:
+            self.decoder = Decoder(DECODER_INPUT_CHANNELS, config.feature_dim)
         self.reduce = ChannelReducer(config.feature_dim, config.feature_dim // 4)
 
     def forward(self, clip: Tensor) -> Tensor:
         frame = clip[:, -1]
         motion = self.micro_motion(clip) if self.micro_motion is not None else None
-        x = self.backbone(frame, motion)
-        return self.reduce(self.decoder(self.neck(x)))
+        if not self.skip_strides:
+            return self.reduce(self.decoder(self.neck(self.backbone(frame, motion))))
+        outputs = self.backbone.segment_outputs(frame, motion)
+        skips = {stride: outputs[i] for stride, i in self.skip_strides.items()}
+        return self.reduce(self.decoder(self.neck(outputs[-1]), skips))
 
 
 class AMMA(nn.Module):

@@ -134,16 +134,39 @@ class TwoStreamBackbone(nn.Module):
             self.fusions = nn.ModuleList(LateralFusion() for _ in range(3))
 
     def forward(self, frame: torch.Tensor, motion: torch.Tensor | None = None) -> torch.Tensor:
+        return self.segment_outputs(frame, motion)[-1]
+
+    def segment_outputs(self, frame: torch.Tensor, motion: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The (fused) appearance feature after each of the four segments, finest first; the last is stride 32.
+
+        A decoder with skip connections reads the earlier ones, which still know where things are to a few pixels.
+        """
         x = frame
-        if self.motion is None:
-            for segment in self._segments:
-                x = _run(self.appearance, segment, x)
-            return x
-        for segment, fuse in zip(self._segments[:3], self.fusions):
+        outputs = []
+        for i, segment in enumerate(self._segments):
             x = _run(self.appearance, segment, x)
-            motion = _run(self.motion, segment, motion)
-            x = fuse(x, motion)
-        return _run(self.appearance, self._segments[3], x)
+            if self.motion is not None and i < 3:
+                motion = _run(self.motion, segment, motion)
+                x = self.fusions[i](x, motion)
+            outputs.append(x)
+        return outputs
+
+    def segment_shapes(self) -> list[tuple[int, int]]:
+        """(channels, stride) of each segment's output, measured once on a small dummy frame."""
+        size = 64
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                frame = torch.zeros(1, 3, size, size)
+                motion = None
+                if self.motion is not None:
+                    first = next(m for m in self.motion.modules() if isinstance(m, nn.Conv2d))
+                    motion = torch.zeros(1, first.in_channels, size, size)
+                outputs = self.segment_outputs(frame, motion)
+        finally:
+            self.train(was_training)
+        return [(int(o.shape[1]), size // int(o.shape[-1])) for o in outputs]
 
 
 def _run(module: nn.Module, names: list[str], x: torch.Tensor) -> torch.Tensor:
