@@ -20,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from amma_edge.bench.machine import cpu_model
 from amma_edge.fileio import atomic_write_text
 
-RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "astar")
+RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-none", "astar")
+# conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
+ABLATIONS = {"amma-s-cd": "amma-s-none", "amma-s-skip": "amma-s-skip-none"}
 MOTION_CLASSES = ("sit_down", "stand_up")
 
 
@@ -97,12 +99,17 @@ def main(exp: Path) -> None:
     result = {"machine": {"cpu_cores": __import__("os").cpu_count(), "cpu": cpu_model(),
                           "python": platform.python_version()},
               "recipe": "benches/recipes/synthetic.sh", "runs": runs}
-    cd, none = runs.get("amma-s-cd", {}).get("test"), runs.get("amma-s-none", {}).get("test")
-    if cd and none:
-        mean = lambda t: sum(t["frame_AP_per_class"][c] for c in MOTION_CLASSES) / len(MOTION_CLASSES)
-        result["micro_motion_ablation"] = {
-            "classes": list(MOTION_CLASSES), "metric": "mean frame AP@0.5 over the classes",
-            "conv_diff": round(mean(cd), 2), "none": round(mean(none), 2), "gain": round(mean(cd) - mean(none), 2)}
+    mean = lambda t: sum(t["frame_AP_per_class"][c] for c in MOTION_CLASSES) / len(MOTION_CLASSES)
+    ablations = {}
+    for cd_name, none_name in ABLATIONS.items():
+        cd, none = runs.get(cd_name, {}).get("test"), runs.get(none_name, {}).get("test")
+        if cd and none:
+            ablations[f"{cd_name} vs {none_name}"] = {
+                "classes": list(MOTION_CLASSES), "metric": "mean frame AP@0.5 over the classes",
+                "conv_diff": round(mean(cd), 2), "none": round(mean(none), 2), "gain": round(mean(cd) - mean(none), 2),
+                "frame_mAP": {"conv_diff": cd["frame_mAP@0.5"], "none": none["frame_mAP@0.5"]}}
+    if ablations:
+        result["micro_motion_ablations"] = ablations
     out = Path(__file__).resolve().parent / "results" / "training.json"
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The synthetic-data experiments of the training and evaluation issue, exactly as run for the numbers in
 # benches/results/training.json (2 CPU cores, no GPU). Rerun all:   bash benches/recipes/synthetic.sh
-# or one stage:   bash benches/recipes/synthetic.sh data|ablation|amma|amma-none|astar|eval|curve|collect
+# or one stage:   bash benches/recipes/synthetic.sh data|ablation|amma|amma-none|amma-full|amma-skip|amma-skip-none|astar|eval|curve|collect
 # Each training run is from scratch (no pretrained weights) with seed 0; the test set is another seed (1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,6 +38,19 @@ AMMA_FULL=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs
 amma_full() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-full.time" \
                 $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_FULL[@]}" --out "$EXP/amma-s-full"; }
 
+# The full-width recipe with the skip decoder (--set decoder=skip: the backbone's stride-16 and stride-8
+# features added on the way up), and its RGB-only twin for the micro-motion ablation; each alone on both cores.
+# 1,600 steps: chosen from a step time measured while the machine was busy (1.5 s); alone on the cores a step
+# costs about 1.3 s, as without the skips, and the run takes 38 minutes.
+AMMA_SKIP=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 4 --max-steps 1600 --lr 1e-3
+           --set decoder=skip --set lr_schedule=cosine --set warmup_steps=200 --set heatmap_min_radius=1
+           --set val_max_samples=400 --seed 0 --log-every 50)
+amma_skip()      { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip.time" \
+                     $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP[@]}" --out "$EXP/amma-s-skip"; }
+amma_skip_none() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-none.time" \
+                     $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP[@]}" --set micro_motion=none \
+                     --out "$EXP/amma-s-skip-none"; }
+
 # last.pt after each epoch, kept as epoch<N>.pt for the learning curve (the trainer overwrites last.pt).
 snapshots() {
   while true; do
@@ -63,7 +76,7 @@ ASTAR_RECIPE=(--model astar-x3dm --input-size 128 --device cpu --workers 1 --bat
 astar()     { timed astar $BIN/amma-edge train --data "$EXP/synth-train" "${ASTAR_RECIPE[@]}" --out "$EXP/astar"; }
 
 evaluate() {
-  for run in amma-s-cd amma-s-none amma-s-full astar; do
+  for run in amma-s-cd amma-s-none amma-s-full amma-s-skip amma-s-skip-none astar; do
     [ -f "$EXP/$run/last.pt" ] && $BIN/amma-edge eval --model "$EXP/$run/last.pt" --data "$EXP/synth-test" \
       --out "$EXP/$run/eval-test" --force
   done
@@ -78,7 +91,8 @@ curve() {
 collect() { $BIN/python benches/collect_training.py "$EXP"; }
 
 case "$STAGE" in
-  data) data ;; amma) amma ;; amma-none) amma_none ;; ablation) ablation ;; amma-full) amma_full ;; astar) astar ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
+  data) data ;; amma) amma ;; amma-none) amma_none ;; ablation) ablation ;; amma-full) amma_full ;;
+  amma-skip) amma_skip ;; amma-skip-none) amma_skip_none ;; astar) astar ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
   all) data; ablation; astar; evaluate; curve; collect ;;
-  *) echo "unknown stage $STAGE: data|amma|amma-none|ablation|amma-full|astar|eval|curve|collect|all" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE: data|amma|amma-none|ablation|amma-full|amma-skip|amma-skip-none|astar|eval|curve|collect|all" >&2; exit 2 ;;
 esac
