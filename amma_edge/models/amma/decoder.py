@@ -43,9 +43,12 @@ class Decoder(nn.Module):
         bilinear_upsampling_init(self.up.weight)
 
     def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(self.to_stride_16(x), scale_factor=2.0, mode="bilinear", align_corners=False)
+
+    def to_stride_16(self, x: Tensor) -> Tensor:
+        """The 3×3 convolution and the transposed one: stride 32 → 16, where the skip decoder adds its first skip."""
         x = F.relu(self.conv_bn(self.conv(x)))
-        x = F.relu(self.up_bn(self.up(x)))
-        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return F.relu(self.up_bn(self.up(x)))
 
 
 class SkipDecoder(Decoder):
@@ -73,8 +76,7 @@ class SkipDecoder(Decoder):
     def forward(self, x: Tensor, skips: dict[int, Tensor] | None = None) -> Tensor:  # type: ignore[override]
         if skips is None or {int(s) for s in self.laterals} - set(skips):
             raise ValueError(f"SkipDecoder needs the backbone features at strides {sorted(int(s) for s in self.laterals)}")
-        x = F.relu(self.conv_bn(self.conv(x)))
-        x = F.relu(self.up_bn(self.up(x)))
+        x = self.to_stride_16(x)
         if "16" in self.laterals:
             x = F.relu(x + self.laterals["16"](skips[16]))
         x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
