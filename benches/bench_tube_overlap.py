@@ -22,7 +22,7 @@ from amma_edge.data.loading import load_dataset  # noqa: E402
 from amma_edge.eval.detector import load_detector  # noqa: E402
 from amma_edge.eval.evaluate import evaluate_amma  # noqa: E402
 from amma_edge.fileio import atomic_write_text  # noqa: E402
-from amma_edge.runtime.boxes import paired_iou, tube_iou  # noqa: E402
+from amma_edge.runtime.boxes import tube_iou_factors  # noqa: E402
 
 
 def best_overlaps(tubes, gt_tube: np.ndarray) -> dict | None:
@@ -30,15 +30,10 @@ def best_overlaps(tubes, gt_tube: np.ndarray) -> dict | None:
     frames = gt_tube[:, 0].astype(np.int64)
     best = None
     for tube in tubes:
-        st = tube_iou(frames, gt_tube[:, 1:], tube.frames, tube.boxes)
-        if st <= 0 or (best and st <= best["st_iou"]):
-            continue
-        # the same two factors tube_iou multiplies: extents counted inclusively, boxes paired by frame number
-        _, ig, it = np.intersect1d(frames, tube.frames, return_indices=True)
-        t_inter = min(frames.max(), tube.frames.max()) - max(frames.min(), tube.frames.min()) + 1
-        t_union = max(frames.max(), tube.frames.max()) - min(frames.min(), tube.frames.min()) + 1
-        best = {"st_iou": st, "temporal_iou": float(t_inter / t_union),
-                "box_iou": float(paired_iou(gt_tube[ig, 1:].astype(np.float64), tube.boxes[it].astype(np.float64)).mean())}
+        temporal, spatial = tube_iou_factors(frames, gt_tube[:, 1:], tube.frames, tube.boxes)
+        st = temporal * spatial
+        if st > 0 and (best is None or st > best["st_iou"]):
+            best = {"st_iou": st, "temporal_iou": temporal, "box_iou": spatial}
     return best
 
 

@@ -106,20 +106,29 @@ def tube_iou(
     pairs the boxes of the overlap by position, which assumes both tubes have every frame; here they are
     paired by frame number, and frames missing from either tube are left out of the spatial mean.
     """
+    temporal, spatial = tube_iou_factors(frames_a, boxes_a, frames_b, boxes_b, offset)
+    return temporal * spatial
+
+
+def tube_iou_factors(
+    frames_a: np.ndarray, boxes_a: np.ndarray, frames_b: np.ndarray, boxes_b: np.ndarray, offset: float = 0.0
+) -> tuple[float, float]:
+    """The two factors of `tube_iou`, (temporal IoU, mean spatial IoU), for telling which one a tube lacks;
+    both are 0 when the tubes share no frame."""
     fa = np.asarray(frames_a).reshape(-1)
     fb = np.asarray(frames_b).reshape(-1)
     if len(fa) == 0 or len(fb) == 0:
-        return 0.0
+        return 0.0, 0.0
     t_inter = min(fa.max(), fb.max()) - max(fa.min(), fb.min()) + 1
     if t_inter <= 0:
-        return 0.0
+        return 0.0, 0.0
     t_union = max(fa.max(), fb.max()) - min(fa.min(), fb.min()) + 1
     _, ia, ib = np.intersect1d(fa, fb, return_indices=True)
     if len(ia) == 0:
-        return 0.0
+        return 0.0, 0.0
     ba = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
     bb = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
-    return float(t_inter / t_union * paired_iou(ba[ia], bb[ib], offset).mean())
+    return float(t_inter / t_union), float(paired_iou(ba[ia], bb[ib], offset).mean())
 
 
 def tube_iou_matrix(

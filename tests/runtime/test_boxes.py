@@ -4,7 +4,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amma_edge.errors import InputShapeError
-from amma_edge.runtime.boxes import aligned_tubelet_iou, box_iou, nms, paired_iou, tube_iou, tube_nms, tubelet_iou
+from amma_edge.runtime.boxes import (
+    aligned_tubelet_iou,
+    box_iou,
+    nms,
+    paired_iou,
+    tube_iou,
+    tube_iou_factors,
+    tube_nms,
+    tubelet_iou,
+)
 
 
 def test_box_iou_by_hand_continuous_and_inclusive():
@@ -78,6 +87,9 @@ def test_tube_iou_by_hand():
     # temporal: [6, 10] ∩ = 5 frames, [1, 15] ∪ = 15 frames; spatial 50/100 = 0.5 on each shared frame
     assert tube_iou(fa, ba, fb, bb) == pytest.approx(5 / 15 * 0.5)
     assert tube_iou(fa, ba, np.arange(11, 20), np.tile([0, 0, 10, 10], (9, 1))) == 0.0
+    # the two factors apart, as bench_tube_overlap reports them
+    assert tube_iou_factors(fa, ba, fb, bb) == pytest.approx((5 / 15, 0.5))
+    assert tube_iou_factors(fa, ba, np.arange(11, 20), np.tile([0, 0, 10, 10], (9, 1))) == (0.0, 0.0)
 
 
 def test_tube_iou_pairs_boxes_by_frame_number_across_gaps():
