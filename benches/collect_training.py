@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from amma_edge.bench.machine import cpu_model
 from amma_edge.fileio import atomic_write_text
+from amma_edge.models.complexity import measure
+from amma_edge.models.config import config_from_dict
 
 RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-none", "astar")
 # conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
@@ -93,9 +95,12 @@ def main(exp: Path) -> None:
     for name in RUNS:
         log, ev = exp / name / "log.jsonl", exp / name / "eval-test" / "eval.json"
         if log.exists():
-            runs[name] = {**read_log(log), "best_epoch": best_epoch(log), "time": read_time(exp / f"{name}.time"),
+            info = read_log(log)
+            runs[name] = {**info, "best_epoch": best_epoch(log), "time": read_time(exp / f"{name}.time"),
                           **({"test": read_eval(ev), "test_of": "last.pt"} if ev.exists() else {}),
-                          "learning_curve": learning_curve(exp / name)}
+                          "learning_curve": learning_curve(exp / name),
+                          # what one step of the model costs, counted at its input size (parameters, MACs)
+                          "complexity": measure(config_from_dict(info["model_config"])).as_dict()}
     result = {"machine": {"cpu_cores": __import__("os").cpu_count(), "cpu": cpu_model(),
                           "python": platform.python_version()},
               "recipe": "benches/recipes/synthetic.sh", "runs": runs}
