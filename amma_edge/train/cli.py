@@ -138,7 +138,8 @@ def _train_config_class() -> type:
 @click.option("--lr-gamma", type=float, default=None, help="Learning-rate decay factor at each --lr-steps epoch.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
               help="Default: cuda when available. Under torchrun each process takes GPU LOCAL_RANK.")
-@click.option("--amp/--no-amp", default=False, help="Mixed precision (float16 autocast); CUDA only.")
+@click.option("--amp/--no-amp", default=False, help="Mixed precision: float16 autocast on CUDA, bfloat16 on CPUs with "
+              "bfloat16 instructions (AVX512-BF16, AMX); float32 elsewhere, with a message.")
 @click.option("--workers", type=int, default=None, help="DataLoader worker processes per training process. Default 4.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None,
               help="Continue the run of this checkpoint (OUT/last.pt) exactly where it stopped.")

@@ -12,6 +12,7 @@ from amma_edge.data.annotations import GroundTruth, save_ground_truth
 from amma_edge.data.dataset import AMMATrainDataset
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.models import get_config
+from amma_edge.train import trainer as trainer_module
 from amma_edge.train.checkpoint import load_checkpoint, load_model
 from amma_edge.train.cli import coerce, split_overrides
 from amma_edge.train.cli import train as train_command
@@ -193,13 +194,30 @@ def test_a_nan_loss_stops_training_naming_the_step_and_keeps_the_last_good_check
     assert read_log(tmp_path / "log.jsonl")[-1]["event"] == "nonfinite_loss"
 
 
-def test_amp_on_cpu_says_so_and_trains_in_float32(tmp_path):
+def test_amp_on_a_cpu_without_bfloat16_says_so_and_trains_in_float32(tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer_module, "cpu_has_bfloat16", lambda: False)
     train_set, _ = datasets(tiny_amma())
     out = io.StringIO()
     trainer, result = fit(make_config(tmp_path, amp=True, max_steps=1), train_set, stream=out)
-    assert "--amp needs a CUDA device" in out.getvalue()
+    assert "--amp: this CPU has no bfloat16 instructions" in out.getvalue()
     assert not trainer.amp and result.step == 1
     assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
+@pytest.mark.skipif(not trainer_module.cpu_has_bfloat16(), reason="this CPU has no bfloat16 instructions")
+def test_amp_on_a_bfloat16_cpu_runs_the_convolutions_in_bfloat16_and_keeps_float32_weights(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    config = make_config(tmp_path, amp=True, max_steps=2)
+    out = io.StringIO()
+    trainer = Trainer(config, tiny_amma(), train_set, class_names=LABELS, stream=out)
+    seen: list[torch.dtype] = []
+    conv = next(m for m in trainer.step_module.model.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+    result = trainer.fit()
+    assert trainer.amp_dtype is torch.bfloat16 and "--amp" not in out.getvalue()
+    assert seen and set(seen) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in result.model.parameters())
+    assert load_checkpoint(tmp_path / "last.pt")["scaler"] is None  # bfloat16 needs no loss scaling
 
 
 # ---------------------------------------------------------------------------- validation, checkpoints
