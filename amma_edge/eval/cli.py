@@ -1,6 +1,7 @@
 """`amma-edge eval`: a checkpoint or an exported model, streamed over a dataset split, scored as the papers do."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,9 @@ from amma_edge.errors import AmmaEdgeError
 @click.option("--split-index", default=0, show_default=True, help="Which of the dataset's splits (JHMDB has 3).")
 @click.option("--protocol", default="act", show_default=True, type=click.Choice(["act", "voc"]),
               help="act: ACT/MOC/AMMA (trapezoid AP, per-frame NMS); voc: all-point interpolated AP (YOWO).")
+@click.option("--trim", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Trim each linked tube to its run of tubelets scoring above TRIM x its best (0: whole tubes, "
+                   "as the papers report). Helps video-mAP on untrimmed videos.")
 @click.option("--max-videos", type=click.IntRange(min=1), default=None, help="Score only the first N videos.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for eval.json and pr_curve.png. Default: beside the model, eval-<split>/.")
@@ -30,7 +34,7 @@ from amma_edge.errors import AmmaEdgeError
               help="Engine to run the model with. Default: from the file (.onnx → ort, .engine → trt, .pt → torch).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads per engine.")
 @click.option("--force", is_flag=True, help="Replace the results of an earlier evaluation in --out.")
-def eval_command(model_path: Path, data: Path, split: str, split_index: int, protocol: str,
+def eval_command(model_path: Path, data: Path, split: str, split_index: int, protocol: str, trim: float,
                  max_videos: int | None, out: Path | None, plot: bool, device: str, backend: str | None,
                  threads: int | None, force: bool) -> None:
     """Score a model with frame-mAP and video-mAP through the streaming path the device runs."""
@@ -39,6 +43,7 @@ def eval_command(model_path: Path, data: Path, split: str, split_index: int, pro
     from amma_edge.eval.evaluate import evaluate_amma, evaluate_astar
     from amma_edge.eval.report import per_class_table, summary_table
     from amma_edge.fileio import atomic_write_text
+    from amma_edge.runtime.linking import LinkerConfig
 
     out = out or (model_path if model_path.is_dir() else model_path.parent) / f"eval-{split}"
     if (out / "eval.json").exists() and not force:
@@ -54,6 +59,7 @@ def eval_command(model_path: Path, data: Path, split: str, split_index: int, pro
         raise AmmaEdgeError(f"{data} has no {split} videos in split {split_index}")
     videos = videos[:max_videos] if max_videos else videos
 
+    linker = LinkerConfig(trim=trim)
     started = time.perf_counter()
 
     def progress(i: int, n: int, name: str) -> None:
@@ -61,16 +67,17 @@ def eval_command(model_path: Path, data: Path, split: str, split_index: int, pro
 
     if detector.detect is not None:
         result = evaluate_astar(detector.detect, detector.config, root, gt, videos=videos,  # type: ignore[arg-type]
-                                protocol=protocol, on_video=progress)
+                                protocol=protocol, linker=linker, on_video=progress)
     else:
         result = evaluate_amma(detector.encode, detector.head, detector.config, root, gt,  # type: ignore[arg-type]
-                               videos=videos, protocol=protocol, on_video=progress)
+                               videos=videos, protocol=protocol, linker=linker, on_video=progress)
     seconds = time.perf_counter() - started
     click.echo("", err=True)
 
     out.mkdir(parents=True, exist_ok=True)
     report = {"model": str(model_path), "engine": detector.source, "data": str(data), "split": split, "split_index": split_index,
-              "protocol": protocol, "seconds": round(seconds, 2), **result.as_dict()}
+              "protocol": protocol, "linker": dataclasses.asdict(linker), "seconds": round(seconds, 2),
+              **result.as_dict()}
     json_path = atomic_write_text(out / "eval.json", json.dumps(report, indent=2) + "\n")
     click.echo(per_class_table(result))
     click.echo("")

@@ -51,6 +51,8 @@ def _run_dir(out_dir: Path | None, force: bool) -> Path:
               help="Engine to run the model with. Default: from the files (.onnx: ort, .engine: trt, .pt: torch).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="Tubes and boxes scoring below this are not reported or drawn.")
+@click.option("--trim", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="When a tube ends, keep only its run of tubelets scoring above TRIM x its best (0: whole tubes).")
 @click.option("--camera", type=click.IntRange(min=0), default=None, help="Read V4L2 camera N instead of SOURCE.")
 @click.option("--headless", is_flag=True, help="Never open a window, even where a display exists.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
@@ -61,7 +63,7 @@ def _run_dir(out_dir: Path | None, force: bool) -> Path:
 @click.option("--compile", "compile_", is_flag=True, help="PyTorch only: run the model through torch.compile.")
 @click.option("--force", is_flag=True, help="Write into --out-dir even if it already holds files.")
 def run_command(source: str | None, output: str | None, model_path: Path | None, backend: str | None,
-                threshold: float, camera: int | None, headless: bool, max_frames: int | None, out_dir: Path | None,
+                threshold: float, trim: float, camera: int | None, headless: bool, max_frames: int | None, out_dir: Path | None,
                 threads: int | None, compile_: bool, force: bool) -> None:
     """Detect actions in SOURCE and write them to OUTPUT (and the run folder).
 
@@ -71,6 +73,7 @@ def run_command(source: str | None, output: str | None, model_path: Path | None,
     plus a window where a display exists (unless --headless).
     """
     from amma_edge.runtime.capture import open_source
+    from amma_edge.runtime.linking import LinkerConfig
     from amma_edge.runtime.pipeline import Pipeline, PipelineConfig
     from amma_edge.runtime.runners import RunnerOptions, open_model
     from amma_edge.runtime.sinks import open_sink
@@ -108,8 +111,8 @@ def run_command(source: str | None, output: str | None, model_path: Path | None,
             click.echo(f"source: {video.describe()}")
             click.echo(f"output: {', '.join(s.describe() for s in sinks)}")
             stop = threading.Event()
-            pipeline = Pipeline(model, video, sinks, PipelineConfig(threshold=threshold, max_frames=max_frames),
-                                stop=stop)
+            config = PipelineConfig(threshold=threshold, max_frames=max_frames, linker=LinkerConfig(trim=trim))
+            pipeline = Pipeline(model, video, sinks, config, stop=stop)
             with _stop_on_ctrl_c(stop):
                 result = pipeline.run()
         finally:

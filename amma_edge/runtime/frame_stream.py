@@ -96,7 +96,8 @@ class FrameWindowStream:
                 out.append(event)
             elif isinstance(event, TubeEnded):
                 frames, boxes = self._keys.pop(event.tube_id, ([], []))
-                out.append(self._ended(event, np.array(frames), np.array(boxes)) if frames else event)
+                kept = slice(event.tube.first_tubelet, event.tube.first_tubelet + event.tube.num_tubelets)
+                out.append(self._ended(event, np.array(frames[kept]), np.array(boxes[kept])) if frames else event)
             else:
                 out.append(event)
         return out
@@ -104,7 +105,5 @@ class FrameWindowStream:
     def _ended(self, event: TubeEnded, frames: np.ndarray, boxes: np.ndarray) -> TubeEnded:
         frames, boxes = interpolate_tube(frames, boxes.reshape(-1, 4))
         old = event.tube
-        tube = LinkedTube(old.tube_id, old.label, old.score, frames, boxes, old.num_tubelets)
-        cfg = self.linker.config
-        accepted = tube.score >= cfg.min_score and tube.length >= cfg.min_length and tube.num_tubelets >= cfg.min_tubelets
-        return TubeEnded(event.tube_id, event.label, accepted, tube)
+        tube = LinkedTube(old.tube_id, old.label, old.score, frames, boxes, old.num_tubelets, old.first_tubelet)
+        return TubeEnded(event.tube_id, event.label, self.linker.accepts(tube), tube)

@@ -45,7 +45,14 @@ def test_eval_prints_the_table_and_writes_json_and_a_pr_plot(tiny, tmp_path):
     voc = CliRunner().invoke(main, ["eval", "--model", str(ckpt), "--data", str(data), "--out", str(out),
                                     "--protocol", "voc", "--no-plot", "--force", "--max-videos", "1"])
     assert voc.exit_code == 0, voc.output
-    assert json.loads((out / "eval.json").read_text())["protocol"] == "voc"
+    report = json.loads((out / "eval.json").read_text())
+    assert report["protocol"] == "voc" and report["linker"]["trim"] == 0.0
+    trimmed = CliRunner().invoke(main, ["eval", "--model", str(ckpt), "--data", str(data), "--out", str(out),
+                                        "--trim", "0.5", "--no-plot", "--force", "--max-videos", "1"])
+    assert trimmed.exit_code == 0, trimmed.output
+    assert json.loads((out / "eval.json").read_text())["linker"]["trim"] == 0.5
+    bad = CliRunner().invoke(main, ["eval", "--model", str(ckpt), "--data", str(data), "--trim", "1"])
+    assert bad.exit_code != 0 and "--trim" in bad.output
 
 
 def test_eval_refuses_a_model_trained_for_other_classes(tiny, tmp_path):

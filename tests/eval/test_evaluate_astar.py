@@ -52,6 +52,30 @@ def test_oracle_head_scores_near_perfectly_frame_by_frame(tmp_path):
     assert np.abs(tube.boxes - want).max() < 1.0  # per-frame boxes are the detections, not a smoothed mix
 
 
+def test_a_trimmed_astar_tube_keeps_the_key_frames_of_its_confident_run(tmp_path):
+    from amma_edge.runtime.linking import LinkerConfig
+
+    gt = make_dataset(tmp_path)
+    oracle = OracleDetect(gt)
+
+    def detect(window):  # the oracle, less sure before frame 8 and after frame 16
+        raw = oracle(window)
+        if not 8 <= oracle.frame <= 16:
+            raw["objectness"] = np.where(raw["objectness"] > 0, -1.0, -9.0).astype(np.float32)
+        return raw
+
+    kept = {}
+    for trim, name in ((0.0, "whole"), (0.5, "trimmed")):
+        result = evaluate_astar(detect, CONFIG, tmp_path, gt, videos=["a"], linker=LinkerConfig(trim=trim, min_length=5),
+                                on_video=lambda i, n, video: oracle.start(video))
+        (kept[name],) = result.tubes["a"]
+    assert (kept["whole"].frames[0], kept["whole"].frames[-1]) == (1, 24)
+    assert (kept["trimmed"].frames[0], kept["trimmed"].frames[-1]) == (8, 16)
+    want = gt.gttubes["a"][0][0][7:16, 1:]
+    assert np.abs(kept["trimmed"].boxes - want).max() < 1.0  # the boxes of frames 8 .. 16, not of 1 .. 9
+    assert kept["trimmed"].score > kept["whole"].score
+
+
 def test_windows_repeat_the_first_frame_before_the_video_starts():
     from amma_edge.runtime.frame_stream import FrameWindowStream
 

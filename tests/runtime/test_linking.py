@@ -15,6 +15,7 @@ from amma_edge.runtime.linking import (
     TubeUpdated,
     interpolate_tube,
     link_video,
+    trim_span,
 )
 
 
@@ -131,6 +132,56 @@ def test_acceptance_limits():
     assert not ended[0].accepted  # score 0.05 < 0.1
     assert ended[1].accepted  # frames 1..13, two tubelets, score 0.9
     assert not ended[2].accepted  # one tubelet only (frames 1..9 would pass min_length 9)
+
+
+def test_trim_keeps_the_run_of_tubelets_that_stands_out_and_scores_the_tube_on_it():
+    # A person followed before and after the action: low scores at both ends, the action in the middle.
+    scores = [0.05, 0.1, 0.8, 0.9, 0.7, 0.1, 0.05]
+    steps = [(frames_of(s), tubelets((0, score, still(0)))) for s, score in enumerate(scores)]
+    (whole,) = link_video(steps)  # the papers' protocol: frames 1 .. 9 + 4·6 = 33
+    assert (whole.frames[0], whole.frames[-1], whole.num_tubelets) == (1, 33, 7)
+    assert whole.score == pytest.approx(np.mean(scores))
+    (trimmed,) = link_video(steps, LinkerConfig(trim=0.5))  # keep scores above 0.45: tubelets 2, 3, 4
+    assert (trimmed.frames[0], trimmed.frames[-1]) == (1 + 4 * 2, 9 + 4 * 4)
+    assert (trimmed.first_tubelet, trimmed.num_tubelets) == (2, 3)
+    assert trimmed.score == pytest.approx(0.8)
+    np.testing.assert_allclose(trimmed.boxes, np.tile([0, 0, 10, 10], (len(trimmed.frames), 1)))
+
+
+def test_a_trimmed_tube_faces_the_acceptance_limits_on_what_is_left():
+    steps = [(frames_of(s), tubelets((0, score, still(0)))) for s, score in enumerate([0.02, 0.9, 0.02, 0.02])]
+    assert len(link_video(steps)) == 1  # frames 1 .. 21
+    assert link_video(steps, LinkerConfig(trim=0.5)) == []  # only tubelet 1 is left: frames 5 .. 13, 9 < 15
+
+
+def test_trim_span_by_hand():
+    assert trim_span([0.2, 0.4], 0.0) == (0, 2)  # 0 keeps everything
+    assert trim_span([0.9], 0.9) == (0, 1)
+    # gains above 0.45: −0.35, 0.45, −0.35, 0.15: the dip costs more than the last tubelet brings
+    assert trim_span([0.1, 0.9, 0.1, 0.6], 0.5) == (1, 2)
+    # −0.35, 0.45, −0.05, 0.35: a shallow dip is bridged (0.75 > 0.45)
+    assert trim_span([0.1, 0.9, 0.4, 0.8], 0.5) == (1, 4)
+    assert trim_span([0.9, 0.0, 0.0, 0.9], 0.5) == (0, 1)  # two equal runs: the earlier one
+    with pytest.raises(InputShapeError):
+        trim_span([], 0.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12), st.floats(0.01, 0.99))
+def test_trim_span_finds_the_best_run_of_every_run(scores, ratio):
+    scores = np.float64(scores)
+    gain = scores - ratio * scores.max()
+    start, stop = trim_span(scores, ratio)
+    best = max(gain[a:b].sum() for a in range(len(scores)) for b in range(a + 1, len(scores) + 1))
+    assert 0 <= start < stop <= len(scores)
+    assert gain[start:stop].sum() == pytest.approx(best, abs=1e-9)
+
+
+def test_trim_must_be_a_fraction_below_one():
+    with pytest.raises(AmmaEdgeError, match="trim must be in"):
+        LinkerConfig(trim=1.0)
+    with pytest.raises(AmmaEdgeError, match="trim must be in"):
+        LinkerConfig(trim=-0.1)
 
 
 def test_link_video_returns_accepted_tubes_only():

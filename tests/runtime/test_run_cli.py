@@ -29,7 +29,7 @@ def test_run_writes_the_run_folder_and_prints_the_report(tiny_export, tmp_path):
 def test_run_with_a_checkpoint_an_output_path_and_max_frames(tiny_checkpoint, tmp_path):
     video = tmp_path / "custom.avi"
     result = CliRunner().invoke(main, ["run", SOURCE, str(video), "--model", str(tiny_checkpoint), "--max-frames",
-                                       "8", "--out-dir", str(tmp_path / "r"), "--threads", "1"])
+                                       "8", "--out-dir", str(tmp_path / "r"), "--threads", "1", "--trim", "0.5"])
     assert result.exit_code == 0, result.output
     assert video.is_file() and not (tmp_path / "r" / "annotated.mp4").exists()
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["stopped_by"] == "max_frames"
@@ -51,6 +51,7 @@ def test_user_errors_are_one_line(tiny_export, tmp_path):
         (["run", str(tmp_path / "missing.mp4"), "--model", str(tiny_export)], "does not exist"),
         (["run", SOURCE, "display://0", "--headless", "--model", str(tiny_export)], "contradict"),
         (["run", SOURCE, "out.mkv", "--model", str(tiny_export), "--out-dir", str(tmp_path / "x")], "unknown output"),
+        (["run", SOURCE, "--trim", "1", "--model", str(tiny_export)], "--trim"),
     ]:
         result = runner.invoke(main, args)
         assert result.exit_code != 0 and text in result.output and "Traceback" not in result.output, result.output
