@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The synthetic-data experiments of the training and evaluation issue, exactly as run for the numbers in
 # benches/results/training.json (2 CPU cores, no GPU). Rerun all:   bash benches/recipes/synthetic.sh
-# or one stage:   bash benches/recipes/synthetic.sh data|ablation|amma|amma-none|amma-full|amma-skip|amma-skip-none|astar|eval|curve|collect
+# or one stage:   bash benches/recipes/synthetic.sh data|ablation|amma|amma-none|amma-full|amma-skip|amma-skip-none|amma-skip-amp|amma-skip-b8|astar|eval|curve|collect
 # Each training run is from scratch (no pretrained weights) with seed 0; the test set is another seed (1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,6 +51,22 @@ amma_skip_none() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sy
                      $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP[@]}" --set micro_motion=none \
                      --out "$EXP/amma-s-skip-none"; }
 
+# The skip recipe with --amp: bfloat16 autocast, which these AVX512-BF16 cores run 1.21x faster per step of 16
+# than float32 (benches/results/train_step.json), spent on 1,850 steps instead of 1,600; alone on both cores.
+AMMA_SKIP_AMP=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 4 --max-steps 1850 --lr 1e-3
+               --amp --set decoder=skip --set lr_schedule=cosine --set warmup_steps=200 --set heatmap_min_radius=1
+               --set val_max_samples=400 --seed 0 --log-every 50)
+amma_skip_amp() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-amp.time" \
+                    $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_AMP[@]}" --out "$EXP/amma-s-skip-amp"; }
+
+# The same with batch 8 and 3,200 steps (the clips of 1,600 steps of 16): a bfloat16 step of 8 costs 0.63 of
+# one of 16 here (train_step.json), so the budget buys twice the updates per clip. 400 warm-up steps.
+AMMA_SKIP_B8=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 4 --max-steps 3200 --lr 1e-3
+              --batch 8 --amp --set decoder=skip --set lr_schedule=cosine --set warmup_steps=400
+              --set heatmap_min_radius=1 --set val_max_samples=400 --seed 0 --log-every 100)
+amma_skip_b8() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-b8.time" \
+                   $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_B8[@]}" --out "$EXP/amma-s-skip-b8"; }
+
 # last.pt after each epoch, kept as epoch<N>.pt for the learning curve (the trainer overwrites last.pt).
 snapshots() {
   while true; do
@@ -76,7 +92,7 @@ ASTAR_RECIPE=(--model astar-x3dm --input-size 128 --device cpu --workers 1 --bat
 astar()     { timed astar $BIN/amma-edge train --data "$EXP/synth-train" "${ASTAR_RECIPE[@]}" --out "$EXP/astar"; }
 
 evaluate() {
-  for run in amma-s-cd amma-s-none amma-s-full amma-s-skip amma-s-skip-none astar; do
+  for run in amma-s-cd amma-s-none amma-s-full amma-s-skip amma-s-skip-none amma-s-skip-amp amma-s-skip-b8 astar; do
     [ -f "$EXP/$run/last.pt" ] && $BIN/amma-edge eval --model "$EXP/$run/last.pt" --data "$EXP/synth-test" \
       --out "$EXP/$run/eval-test" --force
   done
@@ -92,7 +108,7 @@ collect() { $BIN/python benches/collect_training.py "$EXP"; }
 
 case "$STAGE" in
   data) data ;; amma) amma ;; amma-none) amma_none ;; ablation) ablation ;; amma-full) amma_full ;;
-  amma-skip) amma_skip ;; amma-skip-none) amma_skip_none ;; astar) astar ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
+  amma-skip) amma_skip ;; amma-skip-none) amma_skip_none ;; amma-skip-amp) amma_skip_amp ;; amma-skip-b8) amma_skip_b8 ;; astar) astar ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
   all) data; ablation; astar; evaluate; curve; collect ;;
   *) echo "unknown stage $STAGE: data|amma|amma-none|ablation|amma-full|amma-skip|amma-skip-none|astar|eval|curve|collect|all" >&2; exit 2 ;;
 esac
