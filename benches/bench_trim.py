@@ -19,38 +19,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from amma_edge.data.frames import FrameReader  # noqa: E402
 from amma_edge.data.loading import load_dataset  # noqa: E402
 from amma_edge.eval.detector import load_detector  # noqa: E402
+from amma_edge.eval.evaluate import evaluate_amma  # noqa: E402
 from amma_edge.eval.video_map import video_map  # noqa: E402
 from amma_edge.fileio import atomic_write_text  # noqa: E402
-from amma_edge.runtime import native  # noqa: E402
-from amma_edge.runtime.linking import LinkerConfig, TubeEnded, link_video  # noqa: E402
-from amma_edge.runtime.streaming import TubeletStream, clip_ends_for  # noqa: E402
+from amma_edge.runtime.linking import LinkerConfig, link_video  # noqa: E402
 
 THRESHOLDS = ("0.2", "0.5", "0.75")
 
 
 def linker_inputs(det, data: Path) -> tuple[dict, dict, object, list[str]]:
-    """Per video, the (clip-end frames, tubelets) steps the linker receives, and the tubes it accepts at
-    trim 0 as the evaluation streams them (for the check)."""
+    """Per video, the (clip-end frames, tubelets) steps the linker receives, and the evaluation's own
+    video-mAP (trim 0), for the check."""
     gt, root = load_dataset(data)
     videos = gt.split_videos("test", 0)
-    reader, config = FrameReader(root, gt), det.config
-    steps, streamed = {}, {}
-    for video in videos:
-        stream = TubeletStream(det.encode, det.head, config, original_size=gt.resolution[video])
-        steps[video], ended = [], []
-        for end in clip_ends_for(gt.nframes[video], config.t):
-            frames = [reader(video, f) for f in range(end - config.t + 1, end + 1)]
-            step = stream.push_clip(native.preprocess_batch(frames, mean=config.mean, std=config.std,
-                                                            size=config.input_size))
-            if len(step.clip_ends) == config.K:  # the steps the stream hands to its linker
-                steps[video].append((step.clip_ends, step.tubelets))
-            ended += step.events
-        ended += stream.finish()
-        streamed[video] = [e.tube for e in ended if isinstance(e, TubeEnded) and e.accepted]
-    return steps, streamed, gt, videos
+    steps: dict[str, list] = {v: [] for v in videos}
+
+    def keep(video: str, step) -> None:
+        if len(step.clip_ends) == det.config.K:  # the steps the stream hands to its linker
+            steps[video].append((step.clip_ends, step.tubelets))
+
+    result = evaluate_amma(det.encode, det.head, det.config, root, gt, videos=videos, on_step=keep)
+    return steps, result.video, gt, videos
 
 
 def scores(steps: dict, gt, videos: list[str], trim: float) -> dict[str, float]:
@@ -64,8 +55,7 @@ def one_model(ckpt: Path, val_data: Path, test_data: Path, ratios: list[float]) 
     result: dict = {}
     for name, data in (("validation", val_data), ("test", test_data)):
         started = time.perf_counter()
-        steps, streamed, gt, videos = linker_inputs(det, data)
-        whole = video_map(streamed, gt, videos=videos, protocol="act")
+        steps, whole, gt, videos = linker_inputs(det, data)
         relinked = scores(steps, gt, videos, 0.0)
         assert relinked == {t: round(float(whole.mean_ap(float(t))), 2) for t in THRESHOLDS}, (relinked, whole)
         result[name] = {"data": str(data), "videos": len(videos),

@@ -23,7 +23,7 @@ from amma_edge.models.config import AMMAConfig, AStarConfig
 from amma_edge.runtime import native
 from amma_edge.runtime.frame_stream import Detect, FrameWindowStream
 from amma_edge.runtime.linking import LinkedTube, LinkerConfig, TubeEnded
-from amma_edge.runtime.streaming import Encode, Head, TubeletStream, clip_ends_for
+from amma_edge.runtime.streaming import Encode, Head, StreamStep, TubeletStream, clip_ends_for
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,10 @@ def evaluate_amma(
     linker: LinkerConfig | None = None,
     read_frame: Callable[[str, int], np.ndarray] | None = None,
     on_video: Callable[[int, int, str], None] | None = None,
+    on_step: Callable[[str, StreamStep], None] | None = None,
 ) -> EvaluationResult:
-    """Stream every video of the split through `encode` / `head`; `on_video(i, n, name)` reports progress."""
+    """Stream every video of the split through `encode` / `head`; `on_video(i, n, name)` reports progress,
+    `on_step(name, step)` sees each clip's step (tubelets and their clip ends: what the linker was given)."""
     videos = list(videos) if videos is not None else gt.split_videos(split, split_index)
     reader = read_frame or FrameReader(root, gt)
     detections: list[np.ndarray] = []
@@ -76,6 +78,8 @@ def evaluate_amma(
             frames = [reader(video, f) for f in range(end - config.t + 1, end + 1)]
             clip = native.preprocess_batch(frames, mean=config.mean, std=config.std, size=config.input_size)
             step = stream.push_clip(clip)
+            if on_step:
+                on_step(video, step)
             detections.append(step.frame_detections(index))
             accepted += _accepted(step.events)
         accepted += _accepted(stream.finish())

@@ -69,3 +69,21 @@ def test_oracle_maps_score_near_perfectly_through_the_stream(tmp_path):
     assert result.videos == 2 and result.frames_scored == 48
     assert result.frame.mean_ap > 99.9, result.frame.as_dict()
     assert result.video.mean_ap(0.5) == 100.0, result.video.as_dict()
+
+
+def test_on_step_hands_out_what_the_linker_was_given(tmp_path):
+    from amma_edge.runtime.linking import link_video
+
+    gt = make_dataset(tmp_path)
+    head = OracleHead(gt, ["a", "b"])
+    seen: dict[str, list] = {}
+    result = evaluate_amma(
+        lambda clip: np.zeros((CONFIG.feature_dim // 4,) + CONFIG.output_size, np.float32),
+        head, CONFIG, tmp_path, gt, on_video=lambda i, n, video: head.start(video),
+        on_step=lambda video, step: seen.setdefault(video, []).append(step),
+    )
+    assert {v: len(s) for v, s in seen.items()} == {"a": 24 // CONFIG.t, "b": 24 // CONFIG.t}
+    for video, steps in seen.items():  # relinking the full steps gives the evaluation's own tubes
+        relinked = link_video([(s.clip_ends, s.tubelets) for s in steps if len(s.clip_ends) == CONFIG.K])
+        assert [(t.label, t.frames.tolist()) for t in relinked] == \
+               [(t.label, t.frames.tolist()) for t in result.tubes[video]]
