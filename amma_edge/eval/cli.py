@@ -22,8 +22,8 @@ from amma_edge.errors import AmmaEdgeError
 @click.option("--protocol", default="act", show_default=True, type=click.Choice(["act", "voc"]),
               help="act: ACT/MOC/AMMA (trapezoid AP, per-frame NMS); voc: all-point interpolated AP (YOWO).")
 @click.option("--trim", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
-              help="Trim each linked tube to its run of tubelets scoring above TRIM x its best (0: whole tubes, "
-                   "as the papers report). Helps video-mAP on untrimmed videos.")
+              help="Trim each linked tube in time to its run of tubelets with the largest sum of score - TRIM x "
+                   "its best score (0: whole tubes, as the papers report). Helps video-mAP on untrimmed videos.")
 @click.option("--max-videos", type=click.IntRange(min=1), default=None, help="Score only the first N videos.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for eval.json and pr_curve.png. Default: beside the model, eval-<split>/.")

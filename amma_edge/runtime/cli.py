@@ -52,7 +52,8 @@ def _run_dir(out_dir: Path | None, force: bool) -> Path:
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="Tubes and boxes scoring below this are not reported or drawn.")
 @click.option("--trim", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
-              help="When a tube ends, keep only its run of tubelets scoring above TRIM x its best (0: whole tubes).")
+              help="When a tube ends, keep only its run of tubelets with the largest sum of score - TRIM x its "
+                   "best score (0: whole tubes).")
 @click.option("--camera", type=click.IntRange(min=0), default=None, help="Read V4L2 camera N instead of SOURCE.")
 @click.option("--headless", is_flag=True, help="Never open a window, even where a display exists.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
