@@ -312,7 +312,7 @@ class TubeLinker:
     def _end(self, tube: _Tube) -> TubeEnded:
         cfg = self.config
         start, stop = trim_span(np.array(tube.scores), cfg.trim)
-        score = tube.score if (start, stop) == (0, len(tube.scores)) else float(np.mean(tube.scores[start:stop]))
+        score = sum(tube.scores[start:stop]) / (stop - start)  # summed in order: tube.score's value when untrimmed
         frames, boxes = interpolate_tube(np.concatenate(tube.frames[start:stop]), np.concatenate(tube.boxes[start:stop]))
         linked = LinkedTube(tube.tube_id, tube.label, score, frames, boxes, stop - start, first_tubelet=start)
         return TubeEnded(tube.tube_id, tube.label, self.accepts(linked), linked)
