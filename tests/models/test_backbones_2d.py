@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from amma_edge.errors import AmmaEdgeError
+from amma_edge.models.backbones.layers import StridedDepthwiseConv2d
 from amma_edge.models.backbones.mobilenet_v2 import make_divisible, mobilenet_v2
 from amma_edge.models.backbones.pretrained import load_pretrained
 from amma_edge.models.backbones.resnet import resnet18, resnet34
@@ -379,3 +380,51 @@ def test_current_checkpoint_missing_a_counter_is_refused(prefix, tmp_path):
     torch.save(state, path)
     with pytest.raises(AmmaEdgeError, match=r"1 missing keys, e\.g\. stage3\.2\.branch2\.1\.num_batches_tracked"):
         load_pretrained(shufflenet_v2_x0_5(include_classifier=False), path, prefix=prefix)
+
+
+# ------------------------------------------------------------ strided depthwise convolutions under --amp
+
+
+@pytest.mark.parametrize("build", [shufflenet_v2_x0_5, mobilenet_v2])
+def test_strided_depthwise_convolutions_are_float32_islands_under_cpu_bfloat16(build):
+    """Under CPU bfloat16 autocast the stride-2 depthwise convolutions compute in float32 (their bfloat16
+    backward is the slow one); every other convolution still runs in bfloat16."""
+    model = build(include_classifier=False).eval()
+    dtypes: dict[str, torch.dtype] = {}
+    hooks = [m.register_forward_hook(lambda mod, args, out, n=name: dtypes.__setitem__(n, out.dtype))
+             for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        model(image(size=64))
+    for h in hooks:
+        h.remove()
+    strided = {name for name, m in model.named_modules()
+               if isinstance(m, StridedDepthwiseConv2d)}
+    expected = {name for name, m in model.named_modules()
+                if isinstance(m, nn.Conv2d) and m.groups == m.in_channels > 1 and m.stride != (1, 1)}
+    assert strided == expected and len(strided) >= 3
+    assert {dtypes[n] for n in strided} == {torch.float32}
+    assert {dtypes[n] for n in dtypes.keys() - strided} == {torch.bfloat16}
+
+
+def test_strided_depthwise_matches_a_plain_convolution_and_its_gradients():
+    torch.manual_seed(0)
+    layer = StridedDepthwiseConv2d(6, 3, stride=2, padding=1)
+    plain = nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=6, bias=False)
+    plain.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 6, 15, 16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    ref = plain(x)
+    assert out.shape == ref.shape == (2, 6, 8, 8)
+    torch.testing.assert_close(out, ref)
+    grad_out = torch.randn_like(ref)
+    (gx,) = torch.autograd.grad(out, x, grad_out)
+    (gref,) = torch.autograd.grad(ref, x, grad_out)
+    torch.testing.assert_close(gx, gref)
+    # Outside CPU bfloat16 autocast nothing changes: a float64 input stays float64.
+    assert layer.double()(x.double()).dtype == torch.float64
+
+
+def test_strided_depthwise_refuses_stride_one():
+    with pytest.raises(ValueError, match="strides of 2 or more"):
+        StridedDepthwiseConv2d(4, 3, stride=1, padding=1)

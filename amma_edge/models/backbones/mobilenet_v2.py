@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from amma_edge.errors import AmmaEdgeError
+from amma_edge.models.backbones.layers import depthwise_conv
 
 # Per group of blocks: expansion ratio t, output channels c, repeats n, stride of the first block s.
 _INVERTED_RESIDUAL_SETTING = (
@@ -45,8 +46,12 @@ class ConvBNReLU6(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, groups: int = 1):
         padding = (kernel_size - 1) // 2
+        if groups > 1 and groups == in_channels == out_channels:
+            conv = depthwise_conv(in_channels, kernel_size, stride)
+        else:
+            conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=False)
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=False),
+            conv,
             nn.BatchNorm2d(out_channels),
             nn.ReLU6(inplace=True),
         )

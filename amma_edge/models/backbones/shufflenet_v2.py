@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from amma_edge.errors import AmmaEdgeError
+from amma_edge.models.backbones.layers import depthwise_conv
 
 _STAGE_REPEATS = (4, 8, 4)
 # Output channels of conv1, stage2, stage3, stage4 and conv5 for each published width.
@@ -26,10 +27,6 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     n, c, h, w = x.shape
     x = x.reshape(n, groups, c // groups, h, w).transpose(1, 2)
     return x.reshape(n, c, h, w)
-
-
-def _depthwise(channels: int, stride: int) -> nn.Conv2d:
-    return nn.Conv2d(channels, channels, kernel_size=3, stride=stride, padding=1, groups=channels, bias=False)
 
 
 class InvertedResidual(nn.Module):
@@ -49,7 +46,7 @@ class InvertedResidual(nn.Module):
         self.stride = stride
         if stride > 1:
             self.branch1 = nn.Sequential(
-                _depthwise(in_channels, stride),
+                depthwise_conv(in_channels, 3, stride),
                 nn.BatchNorm2d(in_channels),
                 nn.Conv2d(in_channels, half, kernel_size=1, bias=False),
                 nn.BatchNorm2d(half),
@@ -62,7 +59,7 @@ class InvertedResidual(nn.Module):
             nn.Conv2d(in_channels if stride > 1 else half, half, kernel_size=1, bias=False),
             nn.BatchNorm2d(half),
             nn.ReLU(inplace=True),
-            _depthwise(half, stride),
+            depthwise_conv(half, 3, stride),
             nn.BatchNorm2d(half),
             nn.Conv2d(half, half, kernel_size=1, bias=False),
             nn.BatchNorm2d(half),
