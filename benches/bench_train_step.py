@@ -1,20 +1,25 @@
-"""One AMMA training step (forward, loss, backward, Adam update) in float32 and under `--amp`, side by side.
+"""One training step (forward, loss, backward, optimizer update) in several variants, side by side.
 
-On a CPU `--amp` is bfloat16 autocast (oneDNN's AVX512-BF16 / AMX kernels), with the stride-2 depthwise
-convolutions kept in float32 (amma_edge.models.backbones.layers); on CUDA it is float16 with loss scaling.
-Three variants alternate, repeat by repeat, on one batch of real training samples, so the ratios survive a
-noisy shared machine: float32, `--amp` as the trainer runs it, and bfloat16 all the way (the strided
-depthwise convolutions in bfloat16 too, as `--amp` ran before). Writes benches/results/train_step.json.
+AMMA: float32; `--amp` as the trainer runs it (on a CPU bfloat16 autocast through oneDNN's AVX512-BF16 / AMX
+kernels, the stride-2 depthwise convolutions kept in float32, amma_edge.models.backbones.layers); and
+bfloat16 all the way (the strided depthwise convolutions in bfloat16 too, as `--amp` ran before).
+A* (X3D): float32 with PyTorch's generic depthwise 3-D convolution; float32 with the per-tap depthwise 2-D
+form the backbone now uses on a CPU; and that form under `--amp`.
+The variants alternate, repeat by repeat, on one batch of real training samples, so the ratios survive a
+noisy shared machine. Writes benches/results/train_step.json (AMMA) or train_step_astar.json (A*).
 Usage: python benches/bench_train_step.py [DATA] [--model amma-s] [--set decoder=skip ...] [--batch 16,8,4] [--steps 6]
+       python benches/bench_train_step.py --model astar-x3dm --input-size 128x128 --set width=0.5 --set clip_len=8 --batch 8
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,35 +29,53 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from amma_edge.data.loading import load_dataset  # noqa: E402
 from amma_edge.fileio import atomic_write_text  # noqa: E402
 from amma_edge.models import build, get_config  # noqa: E402
-from amma_edge.models.backbones.layers import StridedDepthwiseConv2d  # noqa: E402
+from amma_edge.models.backbones.layers import DepthwiseConv3d, StridedDepthwiseConv2d  # noqa: E402
 from amma_edge.train.cli import coerce  # noqa: E402
 from amma_edge.train.losses import build_loss, default_loss_config  # noqa: E402
 from amma_edge.train.trainer import TrainStep, autocast_dtype, default_train_config, make_datasets  # noqa: E402
 
 
-def time_precisions(config, batch: dict, dtype: torch.dtype, steps: int) -> dict:
-    """Median step time of each variant, the variants alternating step by step."""
-    reduced = str(dtype).removeprefix("torch.")
-    all_reduced = f"{reduced}_strided_depthwise_too"
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    amp: bool  # autocast to the device's reduced precision
+    cpu_kernels: bool  # the backbones' CPU-speed layers on (float32 strided depthwise, per-tap 3-D depthwise)
+
+
+VARIANTS = {
+    "amma": (Variant("float32", False, True), Variant("bfloat16", True, True),
+             Variant("bfloat16_strided_depthwise_too", True, False)),
+    "astar": (Variant("float32_generic_depthwise_3d", False, False), Variant("float32", False, True),
+              Variant("bfloat16", True, True)),
+}
+
+
+def set_cpu_kernels(on: bool) -> None:
+    StridedDepthwiseConv2d.float32_under_cpu_bfloat16 = on
+    DepthwiseConv3d.as_2d_on_cpu = on
+
+
+def time_variants(config, batch: dict, dtype: torch.dtype, variants: tuple[Variant, ...], steps: int) -> dict:
+    """Median step time of each variant, the variants alternating step by step; speed-ups over the first."""
     modules = {}
-    for name in ("float32", reduced, all_reduced):
+    for v in variants:
         torch.manual_seed(0)
         step = TrainStep(build(config), build_loss(config, default_loss_config(config)))
-        modules[name] = (step, torch.optim.Adam(step.parameters(), 1e-3), name != "float32", name != all_reduced)
+        modules[v.name] = (v, step, torch.optim.Adam(step.parameters(), 1e-3))
 
     def one(name: str) -> float:
-        step, optimizer, amp, depthwise_float32 = modules[name]
-        StridedDepthwiseConv2d.float32_under_cpu_bfloat16 = depthwise_float32
+        v, step, optimizer = modules[name]
+        set_cpu_kernels(v.cpu_kernels)
         try:
             started = time.perf_counter()
-            with torch.autocast("cpu", dtype=dtype, enabled=amp):
+            with torch.autocast("cpu", dtype=dtype, enabled=v.amp):
                 losses = step(batch)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
             optimizer.step()
             return time.perf_counter() - started
         finally:
-            StridedDepthwiseConv2d.float32_under_cpu_bfloat16 = True
+            set_cpu_kernels(True)
 
     for name in modules:  # warm-up: oneDNN picks and caches its kernels on the first calls
         one(name), one(name)
@@ -61,10 +84,10 @@ def time_precisions(config, batch: dict, dtype: torch.dtype, steps: int) -> dict
         for name in modules:
             times[name].append(one(name))
     median = {name: statistics.median(t) for name, t in times.items()}
+    first = variants[0].name
     return {"median_step_s": {k: round(v, 3) for k, v in median.items()},
-            f"speedup_{reduced}_over_float32": round(median["float32"] / median[reduced], 3),
-            f"speedup_{all_reduced}_over_float32": round(median["float32"] / median[all_reduced], 3),
-            f"speedup_{reduced}_over_{all_reduced}": round(median[all_reduced] / median[reduced], 3),
+            "speedup_over": first,
+            "speedup": {k: round(median[first] / v, 3) for k, v in median.items() if k != first},
             "step_s": {k: [round(x, 3) for x in v] for k, v in times.items()}}
 
 
@@ -73,9 +96,10 @@ def main() -> None:
     parser.add_argument("data", type=Path, nargs="?", default=Path("runs/s3/synth-train"))
     parser.add_argument("--model", default="amma-s")
     parser.add_argument("--input-size", default="128x160")
-    parser.add_argument("--set", dest="sets", action="append", default=["decoder=skip"])
+    parser.add_argument("--set", dest="sets", action="append", default=None,
+                        help="model setting KEY=VALUE; AMMA defaults to decoder=skip")
     parser.add_argument("--batch", default="16,8,4", help="batch sizes, each timed on its own")
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per precision")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per variant")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -87,24 +111,29 @@ def main() -> None:
 
     h, w = (int(v) for v in args.input_size.split("x"))
     base = get_config(args.model)
+    if args.sets is None:
+        args.sets = ["decoder=skip"] if base.family == "amma" else []
     overrides = {k: coerce(v, getattr(base, k), k) for k, v in (s.split("=", 1) for s in args.sets)}
     gt, root = load_dataset(args.data)
     config = get_config(args.model, input_size=(h, w), num_classes=len(gt.labels), **overrides)
     train_set, _ = make_datasets(default_train_config(config), config, gt, root)
+    variants = VARIANTS[config.family]
     result = {
         "bench": "train_step",
         "what": f"one {args.model} training step ({h}x{w}, {', '.join(args.sets)}): forward, loss, backward, Adam; "
-                "float32, --amp, and bfloat16 with the strided depthwise convolutions in bfloat16 too, "
-                "alternating, per batch size",
+                f"variants {', '.join(v.name for v in variants)} alternating, per batch size (see the bench's "
+                "docstring)",
+        "variants": [dataclasses.asdict(v) for v in variants],
         "machine": {"cpus": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__,
                     "platform": platform.platform()},
         "batches": {},
     }
     for size in (int(b) for b in args.batch.split(",")):
         batch = torch.utils.data.default_collate([train_set[i] for i in range(size)])
-        result["batches"][str(size)] = time_precisions(config, batch, dtype, args.steps)
+        result["batches"][str(size)] = time_variants(config, batch, dtype, variants, args.steps)
         print(size, json.dumps({k: v for k, v in result["batches"][str(size)].items() if k != "step_s"}), flush=True)
-    out = Path(__file__).resolve().parent / "results" / "train_step.json"
+    name = "train_step.json" if config.family == "amma" else f"train_step_{config.family}.json"
+    out = Path(__file__).resolve().parent / "results" / name
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -7,7 +7,7 @@ action where the detector still follows the person with lower scores, and tempor
 once (the evaluation's streaming path: decode, feature cache) and its linker inputs are relinked per ratio.
 Ratio 0 must reproduce `amma-edge eval`'s video-mAP, which this script checks. Frame-mAP does not depend on it.
 Usage: python benches/bench_trim.py VAL_DATA TEST_DATA CKPT [CKPT ...] [--ratios 0,0.2,...]
-Writes benches/results/trim.json.
+Writes benches/results/trim.json, keeping the rows of models not passed this time when the ratios are the same.
 """
 from __future__ import annotations
 
@@ -80,10 +80,14 @@ def main() -> None:
     parser.add_argument("--ratios", default="0,0.2,0.3,0.4,0.5,0.6,0.7")
     args = parser.parse_args()
     ratios = [float(r) for r in args.ratios.split(",")]
+    out = Path(__file__).resolve().parent / "results" / "trim.json"
     result: dict = {"protocol": "act", "ratios": ratios, "models": {}}
+    if out.is_file():  # keep the other models' rows when they were measured at the same ratios
+        previous = json.loads(out.read_text())
+        if previous.get("ratios") == ratios and previous.get("protocol") == "act":
+            result["models"] = previous.get("models", {})
     for ckpt in args.checkpoints:
         result["models"][str(ckpt)] = one_model(ckpt, args.val_data, args.test_data, ratios)
-    out = Path(__file__).resolve().parent / "results" / "trim.json"
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 

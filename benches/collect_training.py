@@ -23,7 +23,7 @@ from amma_edge.models.complexity import measure
 from amma_edge.models.config import config_from_dict
 
 RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-none", "amma-s-skip-amp", "amma-s-skip-b8",
-        "astar")
+        "amma-s-skip-b8-3500", "amma-s-skip-b4", "astar")
 # conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
 ABLATIONS = {"amma-s-cd": "amma-s-none", "amma-s-skip": "amma-s-skip-none"}
 MOTION_CLASSES = ("sit_down", "stand_up")

@@ -23,6 +23,7 @@ from amma_edge.errors import AmmaEdgeError
 from amma_edge.export.metadata import ModelMetadata
 from amma_edge.fileio import atomic_write
 from amma_edge.runtime.runners.base import import_optional
+from amma_edge.runtime.runners.cuda_runtime import cuda_check, cuda_runtime
 
 Log = Callable[[str], None]
 INSTALL_HINT = ("on Jetson it comes with JetPack instead (apt install python3-libnvinfer); the build also needs "
@@ -33,20 +34,13 @@ _REPORTED_FLAGS = ("FP16", "BF16", "INT8", "TF32", "GPU_FALLBACK")
 def import_tensorrt() -> tuple[Any, Any]:
     """(tensorrt, cuda runtime bindings), or MissingDependencyError saying what to install on the device."""
     trt = import_optional("tensorrt", "tensorrt", "building TensorRT engines", INSTALL_HINT)
-    try:
-        from cuda.bindings import runtime as cudart  # type: ignore[import-not-found]  # cuda-python >= 12.6
-    except ImportError:
-        cudart = import_optional("cuda.cudart", "cuda-python", "building TensorRT engines",
-                                 "the CUDA runtime bindings, the release matching your CUDA / JetPack")
-    return trt, cudart
+    return trt, cuda_runtime("building TensorRT engines")
 
 
 def device_details(cudart: Any) -> dict[str, Any]:
     """Name, compute capability and integration of the current CUDA device (what the plan is tied to)."""
-    from amma_edge.runtime.runners.tensorrt_runner import _check
-
-    device = _check(cudart.cudaGetDevice(), "cudaGetDevice")
-    props = _check(cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
+    device = cuda_check(cudart.cudaGetDevice(), "cudaGetDevice")
+    props = cuda_check(cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
     name = props.name
     if isinstance(name, (bytes, bytearray)):
         name = bytes(name).split(b"\0", 1)[0].decode("utf-8", "replace")

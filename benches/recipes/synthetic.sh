@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The synthetic-data experiments of the training and evaluation issue, exactly as run for the numbers in
 # benches/results/training.json (2 CPU cores, no GPU). Rerun all:   bash benches/recipes/synthetic.sh
-# or one stage:   bash benches/recipes/synthetic.sh data|ablation|amma|amma-none|amma-full|amma-skip|amma-skip-none|amma-skip-amp|amma-skip-b8|amma-skip-b8-3500|astar|eval|curve|collect
+# or one stage:   bash benches/recipes/synthetic.sh data|ablation|amma|amma-none|amma-full|amma-skip|amma-skip-none|amma-skip-amp|amma-skip-b8|amma-skip-b8-3500|amma-skip-b4|astar|eval|curve|collect
 # Each training run is from scratch (no pretrained weights) with seed 0; the test set is another seed (1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -77,6 +77,15 @@ AMMA_SKIP_B8_3500=(--model amma-s --input-size 128x160 --device cpu --workers 1 
 amma_skip_b8_3500() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-b8-3500.time" \
                         $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_B8_3500[@]}" --out "$EXP/amma-s-skip-b8-3500"; }
 
+# Batch 4: half the batch again, on the same 45 minutes. A step of 4 costs 0.61 of one of 8 under --amp
+# (train_step.json), so 5,600 steps (22,400 clips, 0.8 of the batch-8 run's 28,000) fit; 800 warm-up steps
+# (the same 3,200 clips as at batch 8). Everything else as amma-skip-b8-3500.
+AMMA_SKIP_B4=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 3 --max-steps 5600 --lr 1e-3
+              --batch 4 --amp --set decoder=skip --set lr_schedule=cosine --set warmup_steps=800
+              --set heatmap_min_radius=1 --set val_max_samples=400 --seed 0 --log-every 100)
+amma_skip_b4() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-b4.time" \
+                   $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_B4[@]}" --out "$EXP/amma-s-skip-b4"; }
+
 # last.pt after each epoch, kept as epoch<N>.pt for the learning curve (the trainer overwrites last.pt).
 snapshots() {
   while true; do
@@ -102,7 +111,7 @@ ASTAR_RECIPE=(--model astar-x3dm --input-size 128 --device cpu --workers 1 --bat
 astar()     { timed astar $BIN/amma-edge train --data "$EXP/synth-train" "${ASTAR_RECIPE[@]}" --out "$EXP/astar"; }
 
 evaluate() {
-  for run in amma-s-cd amma-s-none amma-s-full amma-s-skip amma-s-skip-none amma-s-skip-amp amma-s-skip-b8 amma-s-skip-b8-3500 astar; do
+  for run in amma-s-cd amma-s-none amma-s-full amma-s-skip amma-s-skip-none amma-s-skip-amp amma-s-skip-b8 amma-s-skip-b8-3500 amma-s-skip-b4 astar; do
     [ -f "$EXP/$run/last.pt" ] && $BIN/amma-edge eval --model "$EXP/$run/last.pt" --data "$EXP/synth-test" \
       --out "$EXP/$run/eval-test" --force
   done
@@ -118,7 +127,7 @@ collect() { $BIN/python benches/collect_training.py "$EXP"; }
 
 case "$STAGE" in
   data) data ;; amma) amma ;; amma-none) amma_none ;; ablation) ablation ;; amma-full) amma_full ;;
-  amma-skip) amma_skip ;; amma-skip-none) amma_skip_none ;; amma-skip-amp) amma_skip_amp ;; amma-skip-b8) amma_skip_b8 ;; amma-skip-b8-3500) amma_skip_b8_3500 ;; astar) astar ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
+  amma-skip) amma_skip ;; amma-skip-none) amma_skip_none ;; amma-skip-amp) amma_skip_amp ;; amma-skip-b8) amma_skip_b8 ;; amma-skip-b8-3500) amma_skip_b8_3500 ;; amma-skip-b4) amma_skip_b4 ;; astar) astar ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
   all) data; ablation; astar; evaluate; curve; collect ;;
   *) echo "unknown stage $STAGE: data|amma|amma-none|ablation|amma-full|amma-skip|amma-skip-none|astar|eval|curve|collect|all" >&2; exit 2 ;;
 esac

@@ -23,30 +23,11 @@ from amma_edge.build.plan import read_plan
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.export.metadata import ModelMetadata
 from amma_edge.runtime.runners.base import Runner, TensorInfo, import_optional
+from amma_edge.runtime.runners.cuda_runtime import cuda_check, cuda_runtime
 
 
 def _cudart() -> Any:
-    """cuda-python's runtime API: `cuda.bindings.runtime` (cuda-python >= 12.6) or `cuda.cudart` (older)."""
-    try:
-        from cuda.bindings import runtime  # type: ignore[import-not-found]
-
-        return runtime
-    except ImportError:
-        pass
-    return import_optional("cuda.cudart", "cuda-python", "running TensorRT engines",
-                           "the CUDA runtime bindings; use the version matching your CUDA / JetPack")
-
-
-def _check(result: Any, what: str) -> Any:
-    """cuda-python returns (error, value...) tuples: raise on an error, return the value(s)."""
-    cudart = _cudart()
-    err, *values = result if isinstance(result, tuple) else (result,)
-    if err != cudart.cudaError_t.cudaSuccess:
-        _, name = cudart.cudaGetErrorName(err)
-        raise AmmaEdgeError(f"CUDA {what} failed: {name.decode() if isinstance(name, bytes) else name}")
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else tuple(values)
+    return cuda_runtime("running TensorRT engines")
 
 
 class _Buffer:
@@ -57,15 +38,15 @@ class _Buffer:
         self.info = info
         shape = tuple(int(d) for d in info.shape)
         self.nbytes = max(int(np.prod(shape)) * info.dtype.itemsize, 1)
-        self.host_ptr = _check(cudart.cudaHostAlloc(self.nbytes, cudart.cudaHostAllocMapped), "cudaHostAlloc")
+        self.host_ptr = cuda_check(cudart.cudaHostAlloc(self.nbytes, cudart.cudaHostAllocMapped), "cudaHostAlloc")
         raw = (ctypes.c_uint8 * self.nbytes).from_address(int(self.host_ptr))
         self.host = np.frombuffer(raw, dtype=np.uint8)[: int(np.prod(shape)) * info.dtype.itemsize]
         self.host = self.host.view(info.dtype).reshape(shape)
         self.zero_copy = zero_copy
         if zero_copy:
-            self.device_ptr = _check(cudart.cudaHostGetDevicePointer(self.host_ptr, 0), "cudaHostGetDevicePointer")
+            self.device_ptr = cuda_check(cudart.cudaHostGetDevicePointer(self.host_ptr, 0), "cudaHostGetDevicePointer")
         else:
-            self.device_ptr = _check(cudart.cudaMalloc(self.nbytes), "cudaMalloc")
+            self.device_ptr = cuda_check(cudart.cudaMalloc(self.nbytes), "cudaMalloc")
 
     def free(self) -> None:
         cudart = _cudart()
@@ -98,8 +79,8 @@ class TensorRTRunner(Runner):
         trt = import_optional("tensorrt", "tensorrt", "running TensorRT engines",
                               "TensorRT 10; on Jetson it comes with JetPack")
         cudart = _cudart()
-        device = _check(cudart.cudaGetDevice(), "cudaGetDevice")
-        props = _check(cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
+        device = cuda_check(cudart.cudaGetDevice(), "cudaGetDevice")
+        props = cuda_check(cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
         zero_copy = bool(props.integrated and props.canMapHostMemory) if self.zero_copy is None else self.zero_copy
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
@@ -108,7 +89,7 @@ class TensorRTRunner(Runner):
             raise AmmaEdgeError(f"TensorRT could not deserialize {self.path}: engines only run with the TensorRT "
                                 "version and GPU they were built on; build it again on this device")
         self._context = self._engine.create_execution_context()
-        self._stream = _check(cudart.cudaStreamCreate(), "cudaStreamCreate")
+        self._stream = cuda_check(cudart.cudaStreamCreate(), "cudaStreamCreate")
         try:
             for i in range(self._engine.num_io_tensors):
                 name = self._engine.get_tensor_name(i)
@@ -156,14 +137,14 @@ class TensorRTRunner(Runner):
             buffer = self._buffers[name]
             np.copyto(buffer.host, feeds[name])
             if not buffer.zero_copy:
-                _check(cudart.cudaMemcpyAsync(buffer.device_ptr, buffer.host_ptr, buffer.nbytes, to_device,
+                cuda_check(cudart.cudaMemcpyAsync(buffer.device_ptr, buffer.host_ptr, buffer.nbytes, to_device,
                                               self._stream), "cudaMemcpyAsync (to device)")
         if not self._context.execute_async_v3(self._stream):
             raise AmmaEdgeError(f"TensorRT failed to run {self.path} (see its log above)")
         for name in self._output_names:
             buffer = self._buffers[name]
             if not buffer.zero_copy:
-                _check(cudart.cudaMemcpyAsync(buffer.host_ptr, buffer.device_ptr, buffer.nbytes, to_host,
+                cuda_check(cudart.cudaMemcpyAsync(buffer.host_ptr, buffer.device_ptr, buffer.nbytes, to_host,
                                               self._stream), "cudaMemcpyAsync (to host)")
-        _check(cudart.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
+        cuda_check(cudart.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
         return {name: self._buffers[name].host for name in self._output_names}
