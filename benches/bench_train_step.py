@@ -3,8 +3,7 @@
 AMMA: float32; `--amp` as the trainer runs it (on a CPU bfloat16 autocast through oneDNN's AVX512-BF16 / AMX
 kernels, the stride-2 depthwise convolutions kept in float32, amma_edge.models.backbones.layers); and
 bfloat16 all the way (the strided depthwise convolutions in bfloat16 too, as `--amp` ran before).
-A* (X3D): float32 with PyTorch's generic depthwise 3-D convolution; float32 with the per-tap depthwise 2-D
-form the backbone now uses on a CPU; and that form under `--amp`.
+A* (X3D): float32 and `--amp`.
 The variants alternate, repeat by repeat, on one batch of real training samples, so the ratios survive a
 noisy shared machine. Writes benches/results/train_step.json (AMMA) or train_step_astar.json (A*).
 Usage: python benches/bench_train_step.py [DATA] [--model amma-s] [--set decoder=skip ...] [--batch 16,8,4] [--steps 6]
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from amma_edge.data.loading import load_dataset  # noqa: E402
 from amma_edge.fileio import atomic_write_text  # noqa: E402
 from amma_edge.models import build, get_config  # noqa: E402
-from amma_edge.models.backbones.layers import DepthwiseConv3d, StridedDepthwiseConv2d  # noqa: E402
+from amma_edge.models.backbones.layers import StridedDepthwiseConv2d  # noqa: E402
 from amma_edge.train.cli import coerce  # noqa: E402
 from amma_edge.train.losses import build_loss, default_loss_config  # noqa: E402
 from amma_edge.train.trainer import TrainStep, autocast_dtype, default_train_config, make_datasets  # noqa: E402
@@ -39,20 +38,18 @@ from amma_edge.train.trainer import TrainStep, autocast_dtype, default_train_con
 class Variant:
     name: str
     amp: bool  # autocast to the device's reduced precision
-    cpu_kernels: bool  # the backbones' CPU-speed layers on (float32 strided depthwise, per-tap 3-D depthwise)
+    cpu_kernels: bool  # the stride-2 depthwise convolutions kept in float32 under CPU bfloat16 autocast
 
 
 VARIANTS = {
     "amma": (Variant("float32", False, True), Variant("bfloat16", True, True),
              Variant("bfloat16_strided_depthwise_too", True, False)),
-    "astar": (Variant("float32_generic_depthwise_3d", False, False), Variant("float32", False, True),
-              Variant("bfloat16", True, True)),
+    "astar": (Variant("float32", False, True), Variant("bfloat16", True, True)),
 }
 
 
 def set_cpu_kernels(on: bool) -> None:
     StridedDepthwiseConv2d.float32_under_cpu_bfloat16 = on
-    DepthwiseConv3d.as_2d_on_cpu = on
 
 
 def time_variants(config, batch: dict, dtype: torch.dtype, variants: tuple[Variant, ...], steps: int) -> dict:

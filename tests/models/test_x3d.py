@@ -6,7 +6,6 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from amma_edge.errors import InputShapeError
-from amma_edge.models.backbones.layers import DepthwiseConv3d
 from amma_edge.models.backbones.x3d import x3d_m, x3d_s, x3d_xs
 
 # sha256 of the sorted "key shape" lines of pytorchvideo 0.1.5's
@@ -119,42 +118,3 @@ def test_wrong_clip_layout_names_the_expected_shape(shape):
     with pytest.raises(InputShapeError, match=r"\(B, 3, T, H, W\)"):
         x3d_xs()(torch.zeros(shape))
 
-
-# ------------------------------------------------- depthwise 3-D convolution as per-tap 2-D ones on a CPU
-
-
-@pytest.mark.parametrize("shape, stride", [
-    ((2, 6, 5, 9, 11), (1, 1, 1)),   # odd sizes
-    ((2, 6, 5, 9, 11), (1, 2, 2)),   # the first block of a stage halves space
-    ((1, 4, 1, 4, 4), (1, 1, 1)),    # one frame: only the centre tap sees data
-    ((3, 8, 2, 1, 1), (1, 2, 2)),    # a 1×1 map
-])
-def test_depthwise_conv3d_on_a_cpu_equals_the_3d_convolution_and_its_gradients(shape, stride):
-    torch.manual_seed(0)
-    conv = DepthwiseConv3d(shape[1], (3, 3, 3), stride, (1, 1, 1))
-    x = torch.randn(*shape, requires_grad=True)
-    out = conv(x)
-    ref = torch.nn.functional.conv3d(x, conv.weight, stride=stride, padding=1, groups=shape[1])
-    assert out.shape == ref.shape
-    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
-    grad = torch.randn_like(ref)
-    got = torch.autograd.grad(out, (x, conv.weight), grad)
-    want = torch.autograd.grad(ref, (x, conv.weight), grad)
-    for g, w in zip(got, want):
-        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
-
-
-def test_depthwise_conv3d_exports_as_one_3d_convolution(tmp_path):
-    pytest.importorskip("onnx")
-    import onnx
-
-    conv = DepthwiseConv3d(4, (3, 3, 3), (1, 2, 2), (1, 1, 1)).eval()
-    path = tmp_path / "dw.onnx"
-    torch.onnx.export(conv, (torch.randn(1, 4, 3, 8, 8),), str(path), dynamo=False)
-    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
-    assert ops == ["Conv"]
-
-
-def test_depthwise_conv3d_refuses_a_temporal_stride():
-    with pytest.raises(ValueError, match="temporal stride 1"):
-        DepthwiseConv3d(4, (3, 3, 3), (2, 1, 1), (1, 1, 1))

@@ -37,7 +37,6 @@ import torch
 from torch import Tensor, nn
 
 from amma_edge.errors import InputShapeError
-from amma_edge.models.backbones.layers import DepthwiseConv3d
 
 # X3D-M, which XS and S share (pytorchvideo: stem 12 and stages 12/24/48/96 widened 2×, depths 1/2/5/3 deepened 2.2×).
 _STEM_CHANNELS = 24
@@ -114,7 +113,15 @@ class Bottleneck(nn.Module):
         self.conv_a = nn.Conv3d(in_channels, inner_channels, 1, bias=False)
         self.norm_a = nn.BatchNorm3d(inner_channels)
         self.act_a = nn.ReLU(inplace=True)
-        self.conv_b = DepthwiseConv3d(inner_channels, (3, 3, 3), (1, spatial_stride, spatial_stride), (1, 1, 1))
+        self.conv_b = nn.Conv3d(
+            inner_channels,
+            inner_channels,
+            3,
+            stride=(1, spatial_stride, spatial_stride),
+            padding=1,
+            groups=inner_channels,
+            bias=False,
+        )
         excitation: nn.Module = (
             SqueezeExcitation(inner_channels, _round_channels(inner_channels * _SE_RATIO)) if se else nn.Identity()
         )
