@@ -561,8 +561,7 @@ class Trainer:
                 while self.epoch < c.epochs and not self._reached_max_steps():
                     self._run_epoch()
                 if self._reached_max_steps() and self.epoch < c.epochs:
-                    if self._last_saved is None or self._last_saved[1] != self.step:
-                        self._save(LAST)
+                    self._stop_at_max_steps()
                     self.progress.message(f"stopped after max_steps={c.max_steps}; continue with "
                                           f"{self._resume_command()}")
             except KeyboardInterrupt:
@@ -667,10 +666,20 @@ class Trainer:
         self.epoch += 1
         self.step_in_epoch = 0
         self._critical = False
+        metrics, eval_seconds, improved = self._validate_and_save(self.epoch % c.val_every == 0)
+        self.log.write("epoch", epoch=self.epoch, step=self.step, **train_means, **metrics,
+                       eval_seconds=round(eval_seconds, 3), best=self.best, best_saved=improved)
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in {**train_means, **metrics}.items())
+        self.progress.message(f"epoch {self.epoch}/{c.epochs}: {shown}{'  (best)' if improved else ''}")
+        barrier(self.ctx)
+        self._stop_if_requested()
+
+    def _validate_and_save(self, validate: bool) -> tuple[dict[str, float], float, bool]:
+        """Validate (if asked and configured), then write last.pt, and best.pt when the metric improved."""
         metrics: dict[str, float] = {}
         started = time.perf_counter()
-        if self.evaluate is not None and self.epoch % c.val_every == 0 and self.ctx.is_main:
-            metrics = self._run_evaluate()  # rank 0 only: the others wait at the barrier below
+        if validate and self.evaluate is not None and self.ctx.is_main:
+            metrics = self._run_evaluate()  # rank 0 only: the others wait at the caller's barrier
         eval_seconds = time.perf_counter() - started
         self.throughput.pause()
         self._critical = True  # metrics, best value and the two files go together
@@ -681,12 +690,23 @@ class Trainer:
         if improved:
             self._best_path = self._save(BEST)
         self._critical = False
-        self.log.write("epoch", epoch=self.epoch, step=self.step, **train_means, **metrics,
-                       eval_seconds=round(eval_seconds, 3), best=self.best, best_saved=improved)
-        shown = "  ".join(f"{k} {v:.4f}" for k, v in {**train_means, **metrics}.items())
-        self.progress.message(f"epoch {self.epoch}/{c.epochs}: {shown}{'  (best)' if improved else ''}")
+        return metrics, eval_seconds, improved
+
+    def _stop_at_max_steps(self) -> None:
+        """A `max_steps` stop inside an epoch is where the lr schedule ends, and the weights it ends with are
+        usually the best of the run: validate them, so that best.pt can be them rather than the last full
+        epoch's. The batch-norm buffers are not averaged across processes here (the epoch end does that), so
+        a resumed run still continues exactly."""
+        if self.step_in_epoch == 0 or self.evaluate is None:  # at an epoch end: validated there already
+            if self._last_saved is None or self._last_saved[1] != self.step:
+                self._save(LAST)
+            return
+        metrics, eval_seconds, improved = self._validate_and_save(True)
+        self.log.write("validation", epoch=self.epoch + self.step_in_epoch / self.steps_per_epoch, step=self.step,
+                       **metrics, eval_seconds=round(eval_seconds, 3), best=self.best, best_saved=improved)
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        self.progress.message(f"step {self.step}: {shown}{'  (best)' if improved else ''}")
         barrier(self.ctx)
-        self._stop_if_requested()
 
     def _run_evaluate(self) -> dict[str, float]:
         assert self.evaluate is not None

@@ -246,6 +246,31 @@ def test_best_checkpoint_follows_the_pluggable_metric(tmp_path):
     assert same_weights(model.state_dict(), {k: v.cpu() for k, v in result.model.state_dict().items()})
 
 
+def test_a_max_steps_stop_inside_an_epoch_validates_the_final_weights(tmp_path):
+    """--max-steps ends the schedule mid-epoch: the final weights are validated, and best.pt is them when
+    they score best, instead of the last full epoch's."""
+    train_set, _ = datasets(tiny_amma())
+    scores = iter([0.3, 0.6])
+    config = make_config(tmp_path, epochs=2, max_steps=4, best_metric="frame_map", best_mode="max")  # 3 + 1 steps
+    _, result = fit(config, train_set, evaluate=lambda model: {"frame_map": next(scores)})
+    best, last = load_checkpoint(tmp_path / "best.pt"), load_checkpoint(tmp_path / "last.pt")
+    assert best["step"] == last["step"] == result.step == 4 and best["metrics"] == {"frame_map": 0.6}
+    model, _ = load_model(tmp_path / "best.pt")
+    assert same_weights(model.state_dict(), {k: v.cpu() for k, v in result.model.state_dict().items()})
+    final = [r for r in read_log(tmp_path / "log.jsonl") if r["event"] == "validation"]
+    assert len(final) == 1 and final[0]["step"] == 4 and final[0]["best_saved"] is True
+
+
+def test_a_worse_final_validation_keeps_the_earlier_best(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    scores = iter([0.6, 0.3])
+    config = make_config(tmp_path, epochs=2, max_steps=4, best_metric="frame_map", best_mode="max")
+    fit(config, train_set, evaluate=lambda model: {"frame_map": next(scores)})
+    best, last = load_checkpoint(tmp_path / "best.pt"), load_checkpoint(tmp_path / "last.pt")
+    assert (best["step"], best["metrics"]) == (3, {"frame_map": 0.6})
+    assert (last["step"], last["metrics"]) == (4, {"frame_map": 0.3})
+
+
 def test_default_validation_is_the_loss_on_the_test_split(tmp_path):
     train_set, val_set = datasets(tiny_amma())
     _, result = fit(make_config(tmp_path, epochs=1), train_set, val_dataset=val_set)
