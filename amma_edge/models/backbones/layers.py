@@ -1,11 +1,10 @@
 """Layers the backbones share.
 
 `StridedDepthwiseConv2d` exists for one measured reason: under CPU bfloat16 autocast (`amma-edge train
---amp` on AVX512-BF16 / AMX cores), oneDNN's backward pass of a stride-2 depthwise 3×3 convolution takes
-about 25 times as long as the stride-1 one on a map of the same output size, and in AMMA-S the ten stride-2
-depthwise convolutions cost a fifth of a whole training step. In float32 the same backward is fast. So these
-convolutions alone run in float32 under CPU bfloat16 autocast; everything else stays in bfloat16
-(benches/results/train_step.json measures the step both ways). The parameters and their names are those of
+--amp` on AVX512-BF16 / AMX cores), oneDNN's backward pass of a stride-2 depthwise 3×3 convolution is slow,
+while in float32 it is fast. Running AMMA-S's ten stride-2 depthwise convolutions in float32 under CPU
+bfloat16 autocast, everything else still in bfloat16, makes a training step of 8 clips 1.28x faster
+(benches/results/train_step.json times the step both ways). The parameters and their names are those of
 `nn.Conv2d`, so checkpoints and torchvision weights load unchanged, and outside CPU bfloat16 autocast (float32
 training, CUDA, inference, ONNX export) it is an ordinary convolution.
 """
@@ -43,4 +42,3 @@ def depthwise_conv(channels: int, kernel_size: int, stride: int) -> nn.Conv2d:
     if stride > 1:
         return StridedDepthwiseConv2d(channels, kernel_size, stride, padding)
     return nn.Conv2d(channels, channels, kernel_size, padding=padding, groups=channels, bias=False)
-

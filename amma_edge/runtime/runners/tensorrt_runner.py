@@ -138,13 +138,13 @@ class TensorRTRunner(Runner):
             np.copyto(buffer.host, feeds[name])
             if not buffer.zero_copy:
                 cuda_check(cudart.cudaMemcpyAsync(buffer.device_ptr, buffer.host_ptr, buffer.nbytes, to_device,
-                                              self._stream), "cudaMemcpyAsync (to device)")
+                                                  self._stream), "cudaMemcpyAsync (to device)")
         if not self._context.execute_async_v3(self._stream):
             raise AmmaEdgeError(f"TensorRT failed to run {self.path} (see its log above)")
         for name in self._output_names:
             buffer = self._buffers[name]
             if not buffer.zero_copy:
                 cuda_check(cudart.cudaMemcpyAsync(buffer.host_ptr, buffer.device_ptr, buffer.nbytes, to_host,
-                                              self._stream), "cudaMemcpyAsync (to host)")
+                                                  self._stream), "cudaMemcpyAsync (to host)")
         cuda_check(cudart.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
         return {name: self._buffers[name].host for name in self._output_names}
