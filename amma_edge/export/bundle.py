@@ -33,13 +33,12 @@ def graph_file_name(graph: str, kind: str = "onnx") -> str:
     return f"{stem}.{kind}"
 
 
-@dataclass(frozen=True)
-class ModelBundle:
-    root: Path
-    kind: str  # "onnx" or "engine"
-    graphs: dict[str, Path]  # graph name → file, in contract order
-    metadata: dict[str, ModelMetadata]
-    manifest: dict[str, Any] | None  # model.json, when present
+class GraphsMetadata:
+    """The model that graphs belonging together describe, read from their metadata (which `load_bundle` and
+    `open_model` have checked to agree, so the first graph's speaks for all). Shared by the export folder and
+    the open device model."""
+
+    metadata: dict[str, ModelMetadata]  # graph → what its file says
 
     @property
     def first(self) -> ModelMetadata:
@@ -60,6 +59,15 @@ class ModelBundle:
     @property
     def checkpoint_sha256(self) -> str:
         return self.first.checkpoint_sha256
+
+
+@dataclass(frozen=True)
+class ModelBundle(GraphsMetadata):
+    root: Path
+    kind: str  # "onnx" or "engine"
+    graphs: dict[str, Path]  # graph name → file, in contract order
+    metadata: dict[str, ModelMetadata]
+    manifest: dict[str, Any] | None  # model.json, when present
 
     @property
     def batch(self) -> int:

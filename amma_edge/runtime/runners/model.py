@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from amma_edge.errors import AmmaEdgeError
-from amma_edge.export.bundle import ModelBundle, graph_file_name, load_bundle, read_file_metadata
+from amma_edge.export.bundle import GraphsMetadata, ModelBundle, graph_file_name, load_bundle, read_file_metadata
 from amma_edge.export.metadata import ModelMetadata
-from amma_edge.models.config import AMMAConfig, AStarConfig, ModelConfig
+from amma_edge.models.config import AMMAConfig, AStarConfig
 from amma_edge.runtime.runners.base import Runner, backend_for, runner_class
 
 # The model-folder kind (`load_bundle`) each file backend reads, in the order a folder is searched.
@@ -38,7 +38,7 @@ class RunnerOptions:
     device: str = "cpu"  # PyTorch: cpu or cuda
 
 
-class DeviceModel:
+class DeviceModel(GraphsMetadata):
     """Runners for the graphs of one model, active while the model is open (`with open_model(...) as m:`)."""
 
     def __init__(self, runners: dict[str, Runner], metadata: dict[str, ModelMetadata], backend: str, source: str):
@@ -46,22 +46,6 @@ class DeviceModel:
         self.metadata = metadata  # graph → what its file says (checked to agree when the model was opened)
         self.backend = backend
         self.source = source
-
-    @property
-    def first(self) -> ModelMetadata:
-        return next(iter(self.metadata.values()))
-
-    @property
-    def config(self) -> ModelConfig:
-        return self.first.model_config
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.first.class_names
-
-    @property
-    def family(self) -> str:
-        return self.first.family
 
     @property
     def precision(self) -> str:
