@@ -38,7 +38,7 @@ from amma_edge.train.trainer import TrainStep, autocast_dtype, default_train_con
 class Variant:
     name: str
     amp: bool  # autocast to the device's reduced precision
-    cpu_kernels: bool  # the stride-2 depthwise convolutions kept in float32 under CPU bfloat16 autocast
+    float32_strided_depthwise: bool  # StridedDepthwiseConv2d stays float32 under CPU bfloat16 autocast
 
 
 VARIANTS = {
@@ -46,10 +46,6 @@ VARIANTS = {
              Variant("bfloat16_strided_depthwise_too", True, False)),
     "astar": (Variant("float32", False, True), Variant("bfloat16", True, True)),
 }
-
-
-def set_cpu_kernels(on: bool) -> None:
-    StridedDepthwiseConv2d.float32_under_cpu_bfloat16 = on
 
 
 def time_variants(config, batch: dict, dtype: torch.dtype, variants: tuple[Variant, ...], steps: int) -> dict:
@@ -62,7 +58,7 @@ def time_variants(config, batch: dict, dtype: torch.dtype, variants: tuple[Varia
 
     def one(name: str) -> float:
         v, step, optimizer = modules[name]
-        set_cpu_kernels(v.cpu_kernels)
+        StridedDepthwiseConv2d.float32_under_cpu_bfloat16 = v.float32_strided_depthwise
         try:
             started = time.perf_counter()
             with torch.autocast("cpu", dtype=dtype, enabled=v.amp):
@@ -72,7 +68,7 @@ def time_variants(config, batch: dict, dtype: torch.dtype, variants: tuple[Varia
             optimizer.step()
             return time.perf_counter() - started
         finally:
-            set_cpu_kernels(True)
+            StridedDepthwiseConv2d.float32_under_cpu_bfloat16 = True
 
     for name in modules:  # warm-up: oneDNN picks and caches its kernels on the first calls
         one(name), one(name)
