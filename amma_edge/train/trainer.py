@@ -551,7 +551,9 @@ class Trainer:
             self.log.write("start", step=self.step, epoch=self.epoch, resumed=self.step > 0,
                            train_config=train_config_to_dict(c), model_config=config_to_dict(self.model_config),
                            class_names=self.class_names, world_size=self.ctx.world_size,
-                           steps_per_epoch=self.steps_per_epoch, schedule=describe_schedule(c))
+                           steps_per_epoch=self.steps_per_epoch, schedule=describe_schedule(c),
+                           # what ran, not what was asked: --amp falls back to float32 on a CPU without bfloat16
+                           precision=str(self.amp_dtype or torch.float32).removeprefix("torch."))
             where = f"resuming at step {self.step} (epoch {self.epoch + 1})" if self.step else "starting"
             procs = f" on {self.ctx.world_size} processes" if self.ctx.distributed else ""
             self.progress.message(f"{where}: {c.model} on {self.ctx.device}{procs}, {self.steps_per_epoch} steps/epoch; "

@@ -202,6 +202,8 @@ def test_amp_on_a_cpu_without_bfloat16_says_so_and_trains_in_float32(tmp_path, m
     assert "--amp: this CPU has no bfloat16 instructions" in out.getvalue()
     assert not trainer.amp and result.step == 1
     assert all(p.dtype == torch.float32 for p in result.model.parameters())
+    start = read_log(tmp_path / "log.jsonl")[0]
+    assert start["train_config"]["amp"] is True and start["precision"] == "float32"  # asked for, and what ran
 
 
 @pytest.mark.skipif(not trainer_module.cpu_has_bfloat16(), reason="this CPU has no bfloat16 instructions")
@@ -218,6 +220,7 @@ def test_amp_on_a_bfloat16_cpu_runs_the_convolutions_in_bfloat16_and_keeps_float
     assert seen and set(seen) == {torch.bfloat16}
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in result.model.parameters())
     assert load_checkpoint(tmp_path / "last.pt")["scaler"] is None  # bfloat16 needs no loss scaling
+    assert read_log(tmp_path / "log.jsonl")[0]["precision"] == "bfloat16"
 
 
 # ---------------------------------------------------------------------------- validation, checkpoints
