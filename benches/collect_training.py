@@ -21,9 +21,10 @@ from amma_edge.bench.machine import cpu_model
 from amma_edge.fileio import atomic_write_text
 from amma_edge.models.complexity import measure
 from amma_edge.models.config import config_from_dict
+from amma_edge.train.trainer import cpu_has_bfloat16
 
 RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-none", "amma-s-skip-amp", "amma-s-skip-b8",
-        "amma-s-skip-b8-3500", "amma-s-skip-b4", "astar")
+        "amma-s-skip-b8-3500", "amma-s-skip-b4", "amma-s-skip-b4-v1000", "astar")
 # conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
 ABLATIONS = {"amma-s-cd": "amma-s-none", "amma-s-skip": "amma-s-skip-none"}
 MOTION_CLASSES = ("sit_down", "stand_up")
@@ -45,10 +46,23 @@ def read_log(path: Path) -> dict:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     start = next(r for r in records if r["event"] == "start")
     epochs = [r for r in records if r["event"] == "epoch"]
+    checks = [r for r in records if r["event"] in ("epoch", "validation")]  # "validation": a max-steps stop
     return {"train_config": start["train_config"], "model_config": start["model_config"],
-            "schedule": start.get("schedule"), "steps": max(r.get("step", 0) for r in records),
+            "schedule": start.get("schedule"), "precision": precision(start),
+            "steps": max(r.get("step", 0) for r in records),
             "epochs_done": len(epochs), "train_minutes": round(training_minutes(records), 1),
-            "last_epoch": {k: v for k, v in epochs[-1].items() if k not in ("event", "time")} if epochs else None}
+            "last_epoch": {k: v for k, v in epochs[-1].items() if k not in ("event", "time")} if epochs else None,
+            "last_validation": {k: v for k, v in checks[-1].items() if k not in ("event", "time")} if checks else None}
+
+
+def precision(start: dict) -> str:
+    """What the run computed in. Logs written before the trainer recorded it say only that --amp was asked
+    for; --amp falls back to float32 on a CPU without bfloat16, so this machine's CPU decides those."""
+    if "precision" in start:
+        return start["precision"]
+    if not start["train_config"].get("amp"):
+        return "float32"
+    return "bfloat16" if cpu_has_bfloat16() else "float32 (--amp asked; this CPU has no bfloat16)"
 
 
 def read_eval(path: Path) -> dict:
@@ -92,16 +106,22 @@ def read_time(path: Path) -> dict | None:
 
 
 def main(exp: Path) -> None:
+    out = Path(__file__).resolve().parent / "results" / "training.json"
+    # A run whose folder is not in EXP (a fresh checkout: runs/ is not in git) keeps what the file says of it.
+    recorded = json.loads(out.read_text()).get("runs", {}) if out.exists() else {}
     runs = {}
     for name in RUNS:
         log, ev = exp / name / "log.jsonl", exp / name / "eval-test" / "eval.json"
-        if log.exists():
-            info = read_log(log)
-            runs[name] = {**info, "best_epoch": best_epoch(log), "time": read_time(exp / f"{name}.time"),
-                          **({"test": read_eval(ev), "test_of": "last.pt"} if ev.exists() else {}),
-                          "learning_curve": learning_curve(exp / name),
-                          # what one step of the model costs, counted at its input size (parameters, MACs)
-                          "complexity": measure(config_from_dict(info["model_config"])).as_dict()}
+        if not log.exists():
+            if name in recorded:
+                runs[name] = recorded[name]
+            continue
+        info = read_log(log)
+        runs[name] = {**info, "best_epoch": best_epoch(log), "time": read_time(exp / f"{name}.time"),
+                      **({"test": read_eval(ev), "test_of": "last.pt"} if ev.exists() else {}),
+                      "learning_curve": learning_curve(exp / name),
+                      # what one step of the model costs, counted at its input size (parameters, MACs)
+                      "complexity": measure(config_from_dict(info["model_config"])).as_dict()}
     result = {"machine": {"cpu_cores": __import__("os").cpu_count(), "cpu": cpu_model(),
                           "python": platform.python_version()},
               "recipe": "benches/recipes/synthetic.sh", "runs": runs}
@@ -116,7 +136,6 @@ def main(exp: Path) -> None:
                 "frame_mAP": {"conv_diff": cd["frame_mAP@0.5"], "none": none["frame_mAP@0.5"]}}
     if ablations:
         result["micro_motion_ablations"] = ablations
-    out = Path(__file__).resolve().parent / "results" / "training.json"
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
     for name, run in runs.items():
