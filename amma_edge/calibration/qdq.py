@@ -47,10 +47,20 @@ class Layer:
 class QDQOptions:
     activation_type: str = "int8"  # "uint8" (zero point 128): ONNX Runtime CPU comparisons only
     quantize_outputs: bool = False  # also Q/DQ on layer outputs that are not graph outputs
+    # 7: weights within ±63, for uint8 activations on x86 CPUs without VNNI. There ONNX Runtime multiplies
+    # u8 × s8 pairs into 16-bit sums (vpmaddubsw), which 255 · 127 · 2 overflows and saturates; 255 · 63 · 2
+    # does not. TensorRT and VNNI CPUs accumulate in 32 bits and want the full 8.
+    weight_bits: int = 8
 
     def __post_init__(self) -> None:
         if self.activation_type not in ACTIVATION_TYPES:
             raise ValueError(f"activation_type must be one of {ACTIVATION_TYPES}, got {self.activation_type!r}")
+        if self.weight_bits not in (7, 8):
+            raise ValueError(f"weight_bits must be 7 or 8, got {self.weight_bits!r}")
+
+    @property
+    def weight_max(self) -> int:
+        return 2 ** (self.weight_bits - 1) - 1
 
 
 @dataclass(frozen=True)
@@ -114,25 +124,25 @@ def _initializer(model: Any, name: str) -> Any:
     raise KeyError(name)
 
 
-def weight_scales(weight: np.ndarray, axis: int | None) -> np.ndarray:
-    """float32 scales max|W| / 127 per channel of `axis` (or one for the whole weight); empty channels 1/127."""
+def weight_scales(weight: np.ndarray, axis: int | None, qmax: int = INT8_MAX) -> np.ndarray:
+    """float32 scales max|W| / qmax per channel of `axis` (or one for the whole weight); empty channels 1/qmax."""
     w = np.abs(np.asarray(weight, dtype=np.float32))
     if axis is None:
         amax = np.array(w.max() if w.size else 0.0, dtype=np.float32)
     else:
         amax = w.max(axis=tuple(d for d in range(w.ndim) if d != axis))
     amax = np.where(amax > 0, amax, np.float32(1.0)).astype(np.float32)
-    return (amax / np.float32(INT8_MAX)).astype(np.float32)
+    return (amax / np.float32(qmax)).astype(np.float32)
 
 
-def quantize_weight(weight: np.ndarray, scales: np.ndarray, axis: int | None) -> np.ndarray:
-    """INT8 values round(W / scale) (ties to even, as QuantizeLinear rounds), within ±127."""
+def quantize_weight(weight: np.ndarray, scales: np.ndarray, axis: int | None, qmax: int = INT8_MAX) -> np.ndarray:
+    """INT8 values round(W / scale) (ties to even, as QuantizeLinear rounds), within ±qmax."""
     w = np.asarray(weight, dtype=np.float32)
     shape = [1] * w.ndim
     if axis is not None:
         shape[axis] = -1
     q = np.rint(w / scales.reshape(shape) if axis is not None else w / scales)
-    return np.clip(q, -INT8_MAX, INT8_MAX).astype(np.int8)
+    return np.clip(q, -qmax, qmax).astype(np.int8)
 
 
 def _upgrade_opset(model: Any) -> Any:
@@ -238,10 +248,10 @@ def quantize_model(model: Any, ranges: Mapping[str, float], *, layers: Iterable[
             elif name == layer.weight:
                 if name not in weights_done:
                     w = numpy_helper.to_array(inits[name])
-                    s = weight_scales(w, layer.axis)
+                    s = weight_scales(w, layer.axis, options.weight_max)
                     q_name, s_name, z_name = fresh(f"{name}_quantized"), fresh(f"{name}_scale"), \
                         fresh(f"{name}_zero_point")
-                    new_inits += [numpy_helper.from_array(quantize_weight(w, s, layer.axis), q_name),
+                    new_inits += [numpy_helper.from_array(quantize_weight(w, s, layer.axis, options.weight_max), q_name),
                                   numpy_helper.from_array(s if layer.axis is not None else s.reshape(()), s_name),
                                   numpy_helper.from_array(np.zeros(s.shape, dtype=np.int8), z_name)]
                     dq_out = fresh(f"{name}_dequantized")

@@ -1,5 +1,7 @@
 """Q/DQ graphs: the scales in the file are the calibrator's, bit for bit; weights are per-channel symmetric
 INT8; only the inputs of weighted layers are quantized; ONNX Runtime runs the result close to fp32."""
+import platform
+
 import numpy as np
 import pytest
 from calibration_fixtures import conv_net, random_weights
@@ -118,14 +120,41 @@ def test_an_old_opset_is_raised_to_13_for_per_axis_qdq():
     assert sqnr_db(run(model, x), run(q, x)) > 25.0
 
 
+def _x86_without_vnni() -> bool:
+    """ONNX Runtime's u8 x s8 kernels on x86 without VNNI sum pairs of products in 16 bits, which saturate."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        flags = set(open("/proc/cpuinfo").read().split())
+    except OSError:
+        return False
+    return not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}
+
+
 def test_the_cpu_comparison_variant_quantizes_layer_outputs_with_unsigned_activations(net):
     model, x, ranges = net
-    q = quantize_model(model, ranges, options=QDQOptions(activation_type="uint8", quantize_outputs=True)).model
+    options = QDQOptions(activation_type="uint8", quantize_outputs=True, weight_bits=7)
+    q = quantize_model(model, ranges, options=options).model
     assert set(activation_scales(q)) == {"x", "c0", "c1", "r0", "r1"}  # y is a graph output: never quantized
     zero_points = {numpy_helper.to_array(i).dtype for i in q.graph.initializer if i.name.endswith("zero_point")
                    and not i.name.startswith("w")}
     assert zero_points == {np.dtype(np.uint8)}
+    weights = [numpy_helper.to_array(i) for i in q.graph.initializer if i.name.endswith("_quantized")]
+    assert weights and max(int(np.abs(w).max()) for w in weights) == 63  # 7 bits: no 16-bit saturation
+    assert sqnr_db(run(model, x), run(q, x)) > 25.0  # on any CPU
+
+
+@pytest.mark.skipif(_x86_without_vnni(), reason="this x86 CPU has no VNNI: ONNX Runtime's u8 x s8 kernels "
+                    "saturate 16-bit sums with 8-bit weights (the reason weight_bits=7 exists)")
+def test_unsigned_activations_with_8_bit_weights_are_close_where_products_accumulate_in_32_bits(net):
+    model, x, ranges = net
+    q = quantize_model(model, ranges, options=QDQOptions(activation_type="uint8", quantize_outputs=True)).model
     assert sqnr_db(run(model, x), run(q, x)) > 25.0
+
+
+def test_weight_bits_other_than_7_or_8_are_refused():
+    with pytest.raises(ValueError, match="weight_bits must be 7 or 8"):
+        QDQOptions(weight_bits=4)
 
 
 def test_find_layers_lists_the_weighted_nodes_in_graph_order(net):
