@@ -20,6 +20,9 @@ MICRO_MOTION_VARIANTS = ("conv_diff", "rgb_diff", "none")
 # "amma": the published decoder, up from stride 32 alone. "skip": the same, plus the backbone's stride-16 and
 # stride-8 features added on the way up (see amma_edge.models.amma.decoder.SkipDecoder).
 AMMA_DECODERS = ("amma", "skip")
+# R, the stride of the output grid: 8 as published; 4 (CenterNet's) also reads the backbone's stride-4 stage,
+# so it needs the skip decoder.
+AMMA_OUTPUT_STRIDES = (8, 4)
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,11 @@ class AMMAConfig:
     t: int = 4
     input_size: tuple[int, int] = (288, 288)  # (height, width), multiples of 32
     micro_motion: str = "conv_diff"
-    feature_dim: int = 256  # D: decoder channels at stride R = 8
+    feature_dim: int = 256  # D: decoder channels at the output stride R
     head_conv: int = 256  # hidden channels of the center and trajectory branches
     box_head_conv: int = 64  # hidden channels of the per-clip box branch
     decoder: str = "amma"  # one of AMMA_DECODERS
+    output_stride: int = 8  # R, one of AMMA_OUTPUT_STRIDES
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     family: str = dataclasses.field(default="amma", init=False)
@@ -50,6 +54,10 @@ class AMMAConfig:
         _check_choice("backbone", self.backbone, AMMA_BACKBONES)
         _check_choice("micro_motion", self.micro_motion, MICRO_MOTION_VARIANTS)
         _check_choice("decoder", self.decoder, AMMA_DECODERS)
+        _check_choice("output_stride", self.output_stride, AMMA_OUTPUT_STRIDES)
+        if self.output_stride != 8 and self.decoder != "skip":
+            raise ValueError(f"output_stride={self.output_stride} reads the backbone's stride-{self.output_stride} "
+                             f"features, which only the skip decoder adds: also set decoder=skip")
         _check_positive(self, ("num_classes", "K", "feature_dim", "head_conv", "box_head_conv"))
         if self.t < 2 and self.micro_motion != "none":
             raise ValueError(f"micro-motion needs clips of at least 2 frames (t >= 2), got t={self.t}")
@@ -61,7 +69,7 @@ class AMMAConfig:
 
     @property
     def stride(self) -> int:
-        return 8
+        return self.output_stride
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -158,9 +166,9 @@ def config_from_dict(data: dict[str, Any]) -> ModelConfig:
     return cls(**data)
 
 
-def _check_choice(field_name: str, value: str, choices: tuple[str, ...]) -> None:
+def _check_choice(field_name: str, value: object, choices: tuple[object, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"{field_name} must be one of {', '.join(choices)}; got {value!r}")
+        raise ValueError(f"{field_name} must be one of {', '.join(str(c) for c in choices)}; got {value!r}")
 
 
 def _check_positive(config: object, names: tuple[str, ...]) -> None:

@@ -2,6 +2,7 @@
 targets, decode, streaming, linking and metrics must all agree on their conventions to score near 100."""
 import cv2
 import numpy as np
+import pytest
 
 from amma_edge.data.annotations import GroundTruth
 from amma_edge.data.sampling import amma_tubelets
@@ -38,33 +39,38 @@ def make_dataset(root):
 class OracleHead:
     """Ignores the features and draws the maps the targets say the model should output at this key frame."""
 
-    def __init__(self, gt, videos):
+    def __init__(self, gt, videos, config=CONFIG):
         self.gt, self.videos, self.video, self.step = gt, list(videos), -1, 0
+        self.config = config
 
     def start(self, video):
         self.video, self.step = video, 0
 
     def __call__(self, features):
+        c = self.config
         self.step += 1
-        key = self.step * CONFIG.t
-        labels, boxes = amma_tubelets(self.gt.gttubes[self.video], key, CONFIG.K, CONFIG.t)
-        scale = np.array([CONFIG.input_size[1] / ORIGINAL[1], CONFIG.input_size[0] / ORIGINAL[0]] * 2)
-        tg = amma_targets(labels, boxes * scale, CONFIG.num_classes, CONFIG.input_size)
-        h, w = CONFIG.output_size
-        trajectory = np.zeros((2 * CONFIG.K, h * w), np.float32)
-        box = np.zeros((2 * CONFIG.K, h * w), np.float32)
+        key = self.step * c.t
+        labels, boxes = amma_tubelets(self.gt.gttubes[self.video], key, c.K, c.t)
+        scale = np.array([c.input_size[1] / ORIGINAL[1], c.input_size[0] / ORIGINAL[0]] * 2)
+        tg = amma_targets(labels, boxes * scale, c.num_classes, c.input_size, c.stride)
+        h, w = c.output_size
+        trajectory = np.zeros((2 * c.K, h * w), np.float32)
+        box = np.zeros((2 * c.K, h * w), np.float32)
         n = int(tg["mask"].sum())
         trajectory[:, tg["index"][:n]] = tg["movement"][:n].T
         box[:, tg["index"][:n]] = tg["size"][:n].T
         return {"center": tg["heatmap"], "trajectory": trajectory.reshape(-1, h, w), "box": box.reshape(-1, h, w)}
 
 
-def test_oracle_maps_score_near_perfectly_through_the_stream(tmp_path):
+@pytest.mark.parametrize("config", [CONFIG, AMMAConfig(name="oracle-s4", num_classes=3, K=3, t=4, input_size=(64, 96),
+                                                        decoder="skip", output_stride=4)], ids=["stride8", "stride4"])
+def test_oracle_maps_score_near_perfectly_through_the_stream(tmp_path, config):
+    """At either output stride: the targets, the decode and the stream must use the model's own grid."""
     gt = make_dataset(tmp_path)
-    head = OracleHead(gt, ["a", "b"])
+    head = OracleHead(gt, ["a", "b"], config)
     result = evaluate_amma(
-        lambda clip: np.zeros((CONFIG.feature_dim // 4,) + CONFIG.output_size, np.float32),
-        head, CONFIG, tmp_path, gt, on_video=lambda i, n, video: head.start(video),
+        lambda clip: np.zeros((config.feature_dim // 4,) + config.output_size, np.float32),
+        head, config, tmp_path, gt, on_video=lambda i, n, video: head.start(video),
     )
     assert result.videos == 2 and result.frames_scored == 48
     assert result.frame.mean_ap > 99.9, result.frame.as_dict()

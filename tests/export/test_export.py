@@ -176,13 +176,19 @@ def test_a_parity_failure_writes_nothing(tmp_path, tiny_checkpoint, monkeypatch,
     assert "FAIL" in "\n".join(lines)
 
 
-def test_the_skip_decoder_exports_and_agrees_with_pytorch(tmp_path, one_thread):
-    """`--set decoder=skip` adds graph branches (1×1 projections, additions) that must survive simplification."""
+@pytest.mark.parametrize("output_stride", [8, 4])
+def test_the_skip_decoder_exports_and_agrees_with_pytorch(tmp_path, one_thread, output_stride):
+    """`--set decoder=skip` adds graph branches (1×1 projections, additions) that must survive simplification;
+    `output_stride=4` one more bilinear up-sampling and projection."""
     from export_fixtures import save_tiny_checkpoint, tiny_amma_config
 
-    checkpoint = save_tiny_checkpoint(tmp_path / "skip.pt", tiny_amma_config(decoder="skip"))
+    config = tiny_amma_config(decoder="skip", output_stride=output_stride)
+    checkpoint = save_tiny_checkpoint(tmp_path / "skip.pt", config)
     result = export_model(checkpoint, tmp_path / "out", ExportOptions(fused=True), log=lambda line: None)
-    assert read_metadata(onnx.load(str(result.out / "encoder.onnx"))).model_config.decoder == "skip"
+    saved = read_metadata(onnx.load(str(result.out / "encoder.onnx"))).model_config
+    assert (saved.decoder, saved.output_stride) == ("skip", output_stride)
+    feature = onnx.load(str(result.out / "encoder.onnx")).graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in feature][-2:] == list(config.output_size)
     for graph in result.graphs:
         worst = graph.parity.worst()
         assert worst is not None and worst[2].max_rel <= 1e-4, (graph.spec.name, worst)

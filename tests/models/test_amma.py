@@ -15,10 +15,14 @@ def small(backbone: str, micro_motion: str = "conv_diff", **kw) -> AMMAConfig:
     return AMMAConfig(**base)
 
 
+DECODERS = {"published": dict(decoder="amma"), "skip": dict(decoder="skip"),
+            "skip-stride4": dict(decoder="skip", output_stride=4)}
+
+
 @pytest.mark.parametrize("backbone", BACKBONES)
-@pytest.mark.parametrize("decoder", ["amma", "skip"])
+@pytest.mark.parametrize("decoder", DECODERS)
 def test_streaming_split_equals_full_forward(backbone, decoder):
-    model = build(small(backbone, decoder=decoder)).eval()
+    model = build(small(backbone, **DECODERS[decoder])).eval()
     clips = torch.randn(2, 3, 4, 3, 64, 96)
     with torch.no_grad():
         full = model(clips)
@@ -30,22 +34,26 @@ def test_streaming_split_equals_full_forward(backbone, decoder):
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-@pytest.mark.parametrize("decoder", ["amma", "skip"])
+@pytest.mark.parametrize("decoder", DECODERS)
 def test_output_shapes_follow_the_grid(backbone, decoder):
-    model = build(small(backbone, decoder=decoder)).eval()
+    config = small(backbone, **DECODERS[decoder])
+    model = build(config).eval()
     with torch.no_grad():
         out = model(torch.randn(1, 3, 4, 3, 64, 96))
-    assert out["center"].shape == (1, 5, 8, 12)
-    assert out["trajectory"].shape == (1, 6, 8, 12)
-    assert out["box"].shape == (1, 6, 8, 12)
+    grid = (64 // config.stride, 96 // config.stride)
+    assert config.output_size == grid == ((8, 12) if decoder != "skip-stride4" else (16, 24))
+    assert out["center"].shape == (1, 5, *grid)
+    assert out["trajectory"].shape == (1, 6, *grid)
+    assert out["box"].shape == (1, 6, *grid)
     assert float(out["center"].min()) >= 0 and float(out["center"].max()) <= 1
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-@pytest.mark.parametrize("micro_motion,decoder", [("conv_diff", "amma"), ("rgb_diff", "amma"), ("none", "amma"),
-                                                  ("conv_diff", "skip"), ("none", "skip")])
+@pytest.mark.parametrize("micro_motion,decoder", [("conv_diff", "published"), ("rgb_diff", "published"),
+                                                  ("none", "published"), ("conv_diff", "skip"), ("none", "skip"),
+                                                  ("conv_diff", "skip-stride4")])
 def test_every_parameter_learns(backbone, micro_motion, decoder):
-    model = build(small(backbone, micro_motion, decoder=decoder)).train()
+    model = build(small(backbone, micro_motion, **DECODERS[decoder])).train()
     out = model(torch.randn(2, 3, 4, 3, 64, 64))
     loss = sum(v.float().pow(2).mean() for v in out.values())
     loss.backward()
@@ -93,6 +101,21 @@ def test_skip_decoder_keeps_a_fine_change_where_it_happened(backbone):
     assert change[3, 5] > 3 * change.median()
 
 
+@pytest.mark.parametrize("backbone,strides", [("shufflenet_v2", [4, 8, 16]), ("mobilenet_v2", [4, 8]),
+                                              ("resnet18", [4, 8])])
+def test_a_stride_4_output_also_reads_the_stride_4_stage(backbone, strides):
+    model = build(small(backbone, decoder="skip", output_stride=4))
+    assert sorted(model.encoder.skip_strides) == strides
+    assert sorted(int(s) for s in model.encoder.decoder.laterals) == strides
+
+
+def test_a_stride_4_output_needs_the_skip_decoder_and_says_so():
+    with pytest.raises(ValueError, match="output_stride=4 reads the backbone's stride-4 features.*set decoder=skip"):
+        small("shufflenet_v2", output_stride=4)
+    with pytest.raises(ValueError, match="output_stride must be one of 8, 4; got 2"):
+        small("shufflenet_v2", decoder="skip", output_stride=2)
+
+
 def test_unknown_decoder_names_the_choices():
     with pytest.raises(ValueError, match="decoder must be one of amma, skip; got 'fpn'"):
         small("shufflenet_v2", decoder="fpn")
@@ -102,8 +125,8 @@ def test_configs_saved_before_the_decoder_setting_load_with_the_published_one():
     from amma_edge.models.config import config_from_dict, config_to_dict
 
     saved = config_to_dict(small("shufflenet_v2"))
-    del saved["decoder"]
-    assert config_from_dict(saved).decoder == "amma"
+    del saved["decoder"], saved["output_stride"]
+    assert config_from_dict(saved).decoder == "amma" and config_from_dict(saved).output_stride == 8
     assert config_from_dict(config_to_dict(small("resnet18", decoder="skip"))).decoder == "skip"
 
 

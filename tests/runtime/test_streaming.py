@@ -58,6 +58,25 @@ def test_stream_equals_offline_forward_at_every_key_frame(model):
             assert {e.kind for e in step.events} <= {"started", "updated", "ended"} and step.events
 
 
+def test_a_stride_4_model_streams_on_its_own_grid():
+    """The stream decodes with the model's output stride: boxes of a stride-4 model are not halved or doubled."""
+    config = AMMAConfig(name="tiny-s4", backbone="shufflenet_v2", width=0.5, num_classes=4, K=3, t=4,
+                        input_size=(64, 64), decoder="skip", output_stride=4)
+    torch.manual_seed(3)
+    model = build(config).eval()
+    video = np.random.default_rng(2).standard_normal((12, 3, 64, 64)).astype(np.float32)
+    stream = TubeletStream(*torch_callables(model), config, original_size=(120, 160))
+    for end in (4, 8, 12):
+        step = stream.push_clip(video[end - 4 : end])
+    with torch.no_grad():
+        out = model(torch.from_numpy(video[amma_clip_frames(12, 3, 4) - 1])[None])
+    assert out["center"].shape[-2:] == (16, 16)
+    offline = decode(*(out[k][0].numpy() for k in ("center", "trajectory", "box")),
+                     input_size=(64, 64), original_size=(120, 160), stride=4)
+    np.testing.assert_array_equal(step.tubelets.classes, offline.classes)
+    np.testing.assert_allclose(step.tubelets.boxes, offline.boxes, rtol=1e-4, atol=1e-3)
+
+
 def test_frame_detections_cover_each_frame_once(model):
     rng = np.random.default_rng(1)
     video = rng.standard_normal((12, 3, 64, 64)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""From the backbone's stride-32 feature to the clip feature at stride R = 8 with D channels (AMMA §3.2).
+"""From the backbone's stride-32 feature to the clip feature at stride R (8, as published) with D channels (AMMA §3.2).
 
 AMMA keeps one of CenterNet's three up-sampling layers and finishes with a bilinear ×2. The authors' layer is
 a deformable 3×3 convolution followed by a 4×4 transposed convolution; amma-edge uses a plain 3×3
@@ -52,7 +52,7 @@ class Decoder(nn.Module):
 
 
 class SkipDecoder(Decoder):
-    """The published decoder plus the backbone's stride-16 and stride-8 features added on the way up.
+    """The published decoder plus the backbone's finer features added on the way up.
 
     The published decoder rebuilds the stride-8 map from the stride-32 one alone. At 288×288 that map is 9×9
     cells, and with ImageNet weights it is enough. From scratch on small inputs it is not: at 128×160 it is
@@ -61,14 +61,23 @@ class SkipDecoder(Decoder):
     through 1×1 projections, as FPN and CenterNet's DLA-34 up-sampling do, hands them those positions. For
     AMMA-S at 128×160 it costs 8.5 % more encoder multiply-adds (5.2 % of a full K-clip pass), and the clip
     feature keeps its shape, so the head, the feature cache and the runtime are unchanged.
+
+    With `out_stride=4` it goes one bilinear ×2 further and adds the stride-4 stage too (CenterNet's output
+    grid): a person is then 4 cells wide at 128×160, at the price of a head that runs on 4× the cells.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, skips: dict[int, int]):
-        """`skips` maps a stride (16 and / or 8) to the channel count of the backbone feature at that stride."""
+    def __init__(self, in_channels: int, out_channels: int, skips: dict[int, int], out_stride: int = 8):
+        """`skips` maps a stride (16, 8 and, for `out_stride=4`, 4) to the channel count of the backbone
+        feature at that stride."""
         super().__init__(in_channels, out_channels)
-        unknown = set(skips) - {8, 16}
+        allowed = {s for s in (16, 8, 4) if s >= out_stride}
+        if out_stride not in (8, 4):
+            raise ValueError(f"the skip decoder ends at stride 8 or 4; got {out_stride}")
+        unknown = set(skips) - allowed
         if unknown or not skips:
-            raise ValueError(f"skip connections come from strides 8 and 16; got strides {sorted(skips)}")
+            raise ValueError(f"skip connections to an output at stride {out_stride} come from strides "
+                             f"{sorted(allowed, reverse=True)}; got strides {sorted(skips)}")
+        self.out_stride = out_stride
         self.laterals = nn.ModuleDict({
             str(stride): ChannelReducer(channels, out_channels) for stride, channels in sorted(skips.items())
         })
@@ -77,9 +86,11 @@ class SkipDecoder(Decoder):
         if skips is None or {int(s) for s in self.laterals} - set(skips):
             raise ValueError(f"SkipDecoder needs the backbone features at strides {sorted(int(s) for s in self.laterals)}")
         x = self.to_stride_16(x)
-        if "16" in self.laterals:
-            x = F.relu(x + self.laterals["16"](skips[16]))
-        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-        if "8" in self.laterals:
-            x = F.relu(x + self.laterals["8"](skips[8]))
-        return x
+        stride = 16
+        while True:
+            if str(stride) in self.laterals:
+                x = F.relu(x + self.laterals[str(stride)](skips[stride]))
+            if stride == self.out_stride:
+                return x
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+            stride //= 2

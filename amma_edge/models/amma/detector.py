@@ -1,7 +1,7 @@
 """AMMA: an online tubelet detector built from a per-clip encoder and a head over K clip features.
 
     clip k (B, t, 3, H, W) ─► micro-motion ─► motion stream ──┐ lateral fusion ×3
-                          └─► last frame ─► appearance stream ┴─► decoder ─► 1×1 reduce ─► feature_k (B, D/4, H/8, W/8)
+                          └─► last frame ─► appearance stream ┴─► decoder ─► 1×1 reduce ─► feature_k (B, D/4, H/R, W/R)
     [feature_1 … feature_K] ─► TubeletHead ─► center, trajectory, box
 
 The split between `encode(clip)` and `head(features)` is the streaming contract (§3.4): on a live stream each new clip costs
@@ -42,7 +42,7 @@ DECODER_INPUT_CHANNELS = 512
 
 
 class ClipEncoder(nn.Module):
-    """One clip of t frames (B, t, 3, H, W) → its feature (B, D/4, H/8, W/8)."""
+    """One clip of t frames (B, t, 3, H, W) → its feature (B, D/4, H/R, W/R), R the output stride."""
 
     def __init__(self, config: AMMAConfig):
         super().__init__()
@@ -56,9 +56,11 @@ class ClipEncoder(nn.Module):
             shapes = self.backbone.segment_shapes()
             # The last segment ending at each stride: for ResNet-18 the stride-16 map lies inside a segment
             # (layer3 + layer4), so only its stride-8 output is taken.
-            self.skip_strides = {stride: i for i, (_, stride) in enumerate(shapes[:-1]) if stride in (8, 16)}
+            wanted = (16, 8) if config.output_stride == 8 else (16, 8, 4)
+            self.skip_strides = {stride: i for i, (_, stride) in enumerate(shapes[:-1]) if stride in wanted}
             self.decoder = SkipDecoder(DECODER_INPUT_CHANNELS, config.feature_dim,
-                                       {stride: shapes[i][0] for stride, i in self.skip_strides.items()})
+                                       {stride: shapes[i][0] for stride, i in self.skip_strides.items()},
+                                       out_stride=config.output_stride)
         else:
             self.decoder = Decoder(DECODER_INPUT_CHANNELS, config.feature_dim)
         self.reduce = ChannelReducer(config.feature_dim, config.feature_dim // 4)
@@ -91,7 +93,7 @@ class AMMA(nn.Module):
         return self.config.feature_dim // 4
 
     def encode(self, clip: Tensor) -> Tensor:
-        """One clip per batch item, (B, t, 3, H, W) normalised → feature (B, D/4, H/8, W/8)."""
+        """One clip per batch item, (B, t, 3, H, W) normalised → feature (B, D/4, H/R, W/R)."""
         self._check_clip(clip, leading=1)
         return self.encoder(clip)
 

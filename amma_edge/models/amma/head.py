@@ -48,7 +48,7 @@ class TubeletHead(nn.Module):
         """K clip features, oldest first, (B, K, c, h, w) → center, trajectory and box maps."""
         if features.dim() != 5 or features.shape[1] != self.K or features.shape[2] != self.in_channels:
             raise InputShapeError(
-                f"the AMMA head expects features of shape (batch, K={self.K}, {self.in_channels}, H/8, W/8); "
+                f"the AMMA head expects features of shape (batch, K={self.K}, {self.in_channels}, H/R, W/R) at the output stride R; "
                 f"got {tuple(features.shape)}"
             )
         b, k, c, h, w = features.shape
