@@ -102,7 +102,8 @@ amma_skip_b4_v1000() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %
 
 # A stride-4 output grid (--set output_stride=4: the skip decoder goes one bilinear x2 further and adds the
 # backbone's stride-4 stage, amma_edge.models.amma.decoder.SkipDecoder), so a person is 4 cells wide instead of 2;
-# head_conv 128 (a step of 4 costs the same at 64 or 128 here: 0.38 s against 0.29 s at stride 8). Otherwise the
+# head_conv 128 (a step of 4 costs about the same at 64 or 128, 1.23x one at stride 8: benches/bench_train_stride.py,
+# results/train_step_stride.json). Otherwise the
 # batch-4 recipe step for step (5,600 steps, 800 warm-up, bfloat16 on a CPU with AVX512-BF16, the 200 videos).
 # A 6,400-step start ran at 0.42 s a step beside its data loader, projected 48 minutes, and was stopped.
 AMMA_SKIP_S4=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 3 --max-steps 5600 --lr 1e-3
