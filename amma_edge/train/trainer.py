@@ -228,6 +228,20 @@ def lr_factor(step: int, steps_per_epoch: int, milestones: Sequence[int], gamma:
     return factor
 
 
+def gradient_norm_summary(norms: Sequence[float], clip: float) -> dict[str, float]:
+    """What the log row says of the gradients since the last row: the mean and largest total norm (before any
+    clip), and with `grad_clip` set, the fraction of steps it clipped. A steady mean with a few far larger maxima
+    is the spike that a loss blow-up follows; a clip that catches most steps is lowering the learning rate."""
+    finite = [n for n in norms if math.isfinite(n)]
+    if not norms:
+        return {}
+    summary = {"grad_norm": sum(finite) / len(finite) if finite else math.inf,
+               "grad_norm_max": max(norms)}
+    if clip:
+        summary["clipped_fraction"] = sum(n > clip for n in norms) / len(norms)
+    return summary
+
+
 def describe_schedule(config: TrainConfig) -> str:
     """One line, e.g. "adam, lr 0.00025, × 0.1 after epochs 6 and 8; 10 epochs of batch 16"."""
     steps = [str(m) for m in config.lr_milestones]
@@ -588,6 +602,7 @@ class Trainer:
         self.train_module.train()
         self._window: dict[str, float] = {}
         self._window_count = 0
+        self._grad_norms: list[float] = []
         self._epoch_sums: dict[str, float] = {}
         self._epoch_count = 0
         if self.step_in_epoch < self.steps_per_epoch:
@@ -613,9 +628,7 @@ class Trainer:
             self._on_nonfinite(dict(zip(names, values)))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
-        if c.grad_clip:
-            self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.step_module.parameters(), c.grad_clip)
+        grad_norm = self._clip_and_measure_gradients()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -629,18 +642,36 @@ class Trainer:
             self._epoch_sums[k] = self._epoch_sums.get(k, 0.0) + v
         self._window_count += 1
         self._epoch_count += 1
+        self._grad_norms.append(grad_norm)
         self.throughput.tick(batch["clips"].shape[0] * self.ctx.world_size)
         if self.step % c.log_every == 0:
             names_, means = self._reduce(self._window, self._window_count)
             self.log.write("step", step=self.step, epoch=self.epoch + 1, lr=lr,
-                           clips_per_s=self.throughput.clips_per_second, **dict(zip(names_, means)))
+                           clips_per_s=self.throughput.clips_per_second, **dict(zip(names_, means)),
+                           **gradient_norm_summary(self._grad_norms, c.grad_clip))
             self._show(dict(zip(names_, means)), force=True)
-            self._window, self._window_count = {}, 0
+            self._window, self._window_count, self._grad_norms = {}, 0, []
         elif self.progress.tty:
             self._show({k: v / self._window_count for k, v in self._window.items()})
         if c.checkpoint_every and self.step % c.checkpoint_every == 0:
             self._save(LAST)
         self._stop_if_requested()
+
+    def _clip_and_measure_gradients(self) -> float:
+        """The total gradient norm of this step, before any clipping, and the clip when `grad_clip` asks for
+        it. Measured on every step, clipped or not, so a log shows the spikes that precede a loss blow-up and
+        what a sensible `grad_clip` would be. The gradients are unscaled first (a no-op without float16 loss
+        scaling): the norm and the clip are of the true gradients. Under DDP the gradients are already
+        averaged, so every rank sees the same norm."""
+        self.scaler.unscale_(self.optimizer)
+        params = [p for p in self.step_module.parameters() if p.grad is not None]
+        if not params:
+            return 0.0
+        if self.config.grad_clip:
+            norm = nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        else:
+            norm = nn.utils.get_total_norm([p.grad for p in params])
+        return float(norm)
 
     def _reduce(self, sums: dict[str, float], count: int) -> tuple[list[str], list[float]]:
         names = list(sums)

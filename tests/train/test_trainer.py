@@ -24,6 +24,7 @@ from amma_edge.train.trainer import (
     Trainer,
     default_train_config,
     describe_schedule,
+    gradient_norm_summary,
     lr_factor,
     resumed_config,
 )
@@ -294,6 +295,35 @@ def test_astar_proxies_get_their_own_faster_parameter_group(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ schedule, progress
+
+
+def test_every_log_row_reports_the_gradient_norm_and_a_clip_reports_how_often_it_bit(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    fit(make_config(tmp_path / "free", epochs=1), train_set)
+    rows = [r for r in read_log(tmp_path / "free" / "log.jsonl") if r["event"] == "step"]
+    assert len(rows) == 3 and all(r["grad_norm_max"] >= r["grad_norm"] > 0 for r in rows)
+    assert all("clipped_fraction" not in r for r in rows)
+    free_norm = rows[0]["grad_norm"]
+
+    # a clip far below the norm: every step is clipped, and the log keeps the norm from before the clip
+    _, clipped = fit(make_config(tmp_path / "clip", epochs=1, grad_clip=1e-4), train_set)
+    rows = [r for r in read_log(tmp_path / "clip" / "log.jsonl") if r["event"] == "step"]
+    assert [r["clipped_fraction"] for r in rows] == [1.0, 1.0, 1.0]
+    assert rows[0]["grad_norm"] == pytest.approx(free_norm, rel=1e-5)  # same seed, same first step
+    _, unclipped = fit(make_config(tmp_path / "loose", epochs=1, grad_clip=1e6), train_set)
+    rows = [r for r in read_log(tmp_path / "loose" / "log.jsonl") if r["event"] == "step"]
+    assert [r["clipped_fraction"] for r in rows] == [0.0, 0.0, 0.0]
+    assert not same_weights(clipped.model.state_dict(), unclipped.model.state_dict())
+
+
+def test_gradient_norm_summary_is_mean_max_and_clipped_share():
+    assert gradient_norm_summary([], 0.0) == {}
+    assert gradient_norm_summary([1.0, 3.0], 0.0) == {"grad_norm": 2.0, "grad_norm_max": 3.0}
+    summary = gradient_norm_summary([1.0, 3.0, 5.0, 7.0], 4.0)
+    assert summary == {"grad_norm": 4.0, "grad_norm_max": 7.0, "clipped_fraction": 0.5}
+    # a non-finite norm (a float16 overflow the loss scaler skips) shows in the max, not in the mean
+    summary = gradient_norm_summary([2.0, float("inf")], 0.0)
+    assert summary["grad_norm"] == 2.0 and summary["grad_norm_max"] == float("inf")
 
 
 def test_paper_schedules_are_the_defaults():
