@@ -24,7 +24,8 @@ from amma_edge.models.config import config_from_dict
 from amma_edge.train.trainer import cpu_has_bfloat16
 
 RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-none", "amma-s-skip-amp", "amma-s-skip-b8",
-        "amma-s-skip-b8-3500", "amma-s-skip-b4", "amma-s-skip-b4-v1000", "amma-s-skip-s4", "amma-s-skip-s4-lr2", "astar")
+        "amma-s-skip-b8-3500", "amma-s-skip-b4", "amma-s-skip-b4-v1000", "amma-s-skip-s4", "amma-s-skip-s4-lr2",
+        "amma-s-skip-s4-lr2-seed1", "amma-s-skip-s4-lr2-clip-seed0", "amma-s-skip-s4-lr2-clip-seed1", "astar")
 # conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
 ABLATIONS = {"amma-s-cd": "amma-s-none", "amma-s-skip": "amma-s-skip-none"}
 MOTION_CLASSES = ("sit_down", "stand_up")
@@ -52,7 +53,25 @@ def read_log(path: Path) -> dict:
             "steps": max(r.get("step", 0) for r in records),
             "epochs_done": len(epochs), "train_minutes": round(training_minutes(records), 1),
             "last_epoch": {k: v for k, v in epochs[-1].items() if k not in ("event", "time")} if epochs else None,
-            "last_validation": {k: v for k, v in checks[-1].items() if k not in ("event", "time")} if checks else None}
+            "last_validation": {k: v for k, v in checks[-1].items() if k not in ("event", "time")} if checks else None,
+            "gradient_norms": gradient_norms(records, start["train_config"].get("warmup_steps", 0))}
+
+
+def gradient_norms(records: list[dict], warmup_steps: int) -> dict | None:
+    """The run's total gradient norms as its step rows logged them (before any clip): the typical window mean
+    after warm-up, the largest single step and where it fell, and the share of steps a clip cut. A largest step
+    hundreds of times the typical one is the spike that stalls Adam; logs from before the trainer measured
+    norms have none."""
+    rows = [r for r in records if r["event"] == "step" and "grad_norm" in r]
+    if not rows:
+        return None
+    after = sorted(r["grad_norm"] for r in rows if r["step"] > warmup_steps) or sorted(r["grad_norm"] for r in rows)
+    peak = max(rows, key=lambda r: r["grad_norm_max"])
+    clipped = [r["clipped_fraction"] for r in rows if "clipped_fraction" in r]
+    return {"median_window_mean_after_warmup": round(after[len(after) // 2], 2),
+            "largest": round(peak["grad_norm_max"], 2), "largest_in_window_ending_step": peak["step"],
+            "largest_over_median": round(peak["grad_norm_max"] / after[len(after) // 2], 1),
+            **({"clipped_fraction": round(sum(clipped) / len(clipped), 4)} if clipped else {})}
 
 
 def precision(start: dict) -> str:
