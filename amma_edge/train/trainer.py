@@ -63,6 +63,7 @@ from amma_edge.train.distributed import (
     shutdown,
     wrap_model,
 )
+from amma_edge.train.gradients import GradientSpike, SpikeWatch, gradient_norm_summary
 from amma_edge.train.losses import (
     LossConfig,
     build_loss,
@@ -76,6 +77,7 @@ Evaluate = Callable[[nn.Module], dict[str, float]]
 
 LAST, BEST, LOG = "last.pt", "best.pt", "log.jsonl"
 _LOADER_STREAM = 2**32 - 1  # the `index` of the DataLoader's own seed stream, apart from every sample's
+_SPIKES_SHOWN = 3  # gradient spikes printed to the screen per run; all of them are in log.jsonl
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("step", "cosine")
 
@@ -226,20 +228,6 @@ def lr_factor(step: int, steps_per_epoch: int, milestones: Sequence[int], gamma:
     if warmup_steps and step < warmup_steps:
         factor *= (step + 1) / warmup_steps
     return factor
-
-
-def gradient_norm_summary(norms: Sequence[float], clip: float) -> dict[str, float]:
-    """What the log row says of the gradients since the last row: the mean and largest total norm (before any
-    clip), and with `grad_clip` set, the fraction of steps it clipped. A steady mean with a few far larger maxima
-    is the spike that a loss blow-up follows; a clip that catches most steps is lowering the learning rate."""
-    finite = [n for n in norms if math.isfinite(n)]
-    if not norms:
-        return {}
-    summary = {"grad_norm": sum(finite) / len(finite) if finite else math.inf,
-               "grad_norm_max": max(norms)}
-    if clip:
-        summary["clipped_fraction"] = sum(n > clip for n in norms) / len(norms)
-    return summary
 
 
 def describe_schedule(config: TrainConfig) -> str:
@@ -424,6 +412,8 @@ class Trainer:
         model = build(model_config)
         criterion = build_loss(model_config, config.loss)
         self.step_module = TrainStep(model, criterion).to(self.device)
+        self.spikes = SpikeWatch()
+        self._spikes_shown = 0
         self.optimizer = self._make_optimizer(model, criterion)
         # float16 needs loss scaling; bfloat16 has float32's exponent range and does not
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
@@ -643,6 +633,9 @@ class Trainer:
         self._window_count += 1
         self._epoch_count += 1
         self._grad_norms.append(grad_norm)
+        spike = self.spikes.check(self.step, grad_norm, c.grad_clip)
+        if spike is not None:
+            self._report_spike(spike)
         self.throughput.tick(batch["clips"].shape[0] * self.ctx.world_size)
         if self.step % c.log_every == 0:
             names_, means = self._reduce(self._window, self._window_count)
@@ -656,6 +649,15 @@ class Trainer:
         if c.checkpoint_every and self.step % c.checkpoint_every == 0:
             self._save(LAST)
         self._stop_if_requested()
+
+    def _report_spike(self, spike: GradientSpike) -> None:
+        """Every spike goes to log.jsonl; the first few to the screen too, where a user watching the loss jump
+        learns why and what to rerun with, without a flood if a run has many."""
+        self.log.write("gradient_spike", epoch=self.epoch + 1, **spike.as_dict())
+        if self._spikes_shown < _SPIKES_SHOWN:
+            self._spikes_shown += 1
+            more = "; further spikes go to log.jsonl only" if self._spikes_shown == _SPIKES_SHOWN else ""
+            self.progress.message(spike.describe() + more)
 
     def _clip_and_measure_gradients(self) -> float:
         """The total gradient norm of this step, before any clipping, and the clip when `grad_clip` asks for

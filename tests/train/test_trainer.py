@@ -16,6 +16,7 @@ from amma_edge.train import trainer as trainer_module
 from amma_edge.train.checkpoint import load_checkpoint, load_model
 from amma_edge.train.cli import coerce, split_overrides
 from amma_edge.train.cli import train as train_command
+from amma_edge.train.gradients import SpikeWatch
 from amma_edge.train.losses import AStarLossConfig
 from amma_edge.train.progress import ProgressLine, format_duration, read_log
 from amma_edge.train.trainer import (
@@ -24,7 +25,6 @@ from amma_edge.train.trainer import (
     Trainer,
     default_train_config,
     describe_schedule,
-    gradient_norm_summary,
     lr_factor,
     resumed_config,
 )
@@ -316,14 +316,28 @@ def test_every_log_row_reports_the_gradient_norm_and_a_clip_reports_how_often_it
     assert not same_weights(clipped.model.state_dict(), unclipped.model.state_dict())
 
 
-def test_gradient_norm_summary_is_mean_max_and_clipped_share():
-    assert gradient_norm_summary([], 0.0) == {}
-    assert gradient_norm_summary([1.0, 3.0], 0.0) == {"grad_norm": 2.0, "grad_norm_max": 3.0}
-    summary = gradient_norm_summary([1.0, 3.0, 5.0, 7.0], 4.0)
-    assert summary == {"grad_norm": 4.0, "grad_norm_max": 7.0, "clipped_fraction": 0.5}
-    # a non-finite norm (a float16 overflow the loss scaler skips) shows in the max, not in the mean
-    summary = gradient_norm_summary([2.0, float("inf")], 0.0)
-    assert summary["grad_norm"] == 2.0 and summary["grad_norm_max"] == float("inf")
+def test_a_gradient_spike_is_logged_with_its_step_and_shown_with_the_clip_to_rerun_with(tmp_path, monkeypatch):
+    """The run's third step reports a norm 10^4 times its real one: log.jsonl gets a gradient_spike row naming
+    the step, and the screen the flag to rerun with. The watch judges from the second step here (a real
+    run waits 50)."""
+    train_set, _ = datasets(tiny_amma())
+    measure = Trainer._clip_and_measure_gradients
+
+    def spiking(self):
+        norm = measure(self)
+        return norm * 1e4 if self.step == 2 else norm  # self.step: the steps finished before this one
+
+    monkeypatch.setattr(Trainer, "_clip_and_measure_gradients", spiking)
+    monkeypatch.setattr(trainer_module, "SpikeWatch", lambda: SpikeWatch(min_history=1))
+    screen = io.StringIO()
+    fit(make_config(tmp_path / "run", epochs=1), train_set, stream=screen)
+    rows = read_log(tmp_path / "run" / "log.jsonl")
+    spikes = [r for r in rows if r["event"] == "gradient_spike"]
+    assert [r["step"] for r in spikes] == [3] and spikes[0]["ratio"] > 1000 and not spikes[0]["clipped"]
+    step_rows = {r["step"]: r for r in rows if r["event"] == "step"}
+    assert spikes[0]["grad_norm"] == pytest.approx(step_rows[3]["grad_norm_max"])
+    assert f"--set grad_clip={spikes[0]['suggested_grad_clip']:g}" in screen.getvalue()
+    assert "step 3: gradient norm" in screen.getvalue()
 
 
 def test_paper_schedules_are_the_defaults():
