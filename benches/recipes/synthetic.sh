@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The synthetic-data experiments of the training and evaluation issue, exactly as run for the numbers in
 # benches/results/training.json (2 CPU cores, no GPU). Rerun all:   bash benches/recipes/synthetic.sh
-# or one stage:   bash benches/recipes/synthetic.sh data|ablation|amma|amma-none|amma-full|amma-skip|amma-skip-none|amma-skip-amp|amma-skip-b8|amma-skip-b8-3500|amma-skip-b4|data-1000|amma-skip-b4-v1000|amma-skip-s4|amma-skip-s4-lr2|amma-skip-s4-lr2-seed1|amma-skip-s4-lr2-clip-seed0|amma-skip-s4-lr2-clip-seed1|astar|eval|curve|collect
+# or one stage:   bash benches/recipes/synthetic.sh data|ablation|amma|amma-none|amma-full|amma-skip|amma-skip-none|amma-skip-amp|amma-skip-b8|amma-skip-b8-3500|amma-skip-b4|data-1000|amma-skip-b4-v1000|amma-skip-s4|amma-skip-s4-lr2|amma-skip-s4-lr2-seed1|amma-skip-s4-lr2-clip-seed0|amma-skip-s4-lr2-clip-seed1|astar|astar-overfit|eval|curve|collect
 # Each training run is from scratch (no pretrained weights) with seed 0; the test set is another seed (1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -159,6 +159,19 @@ ASTAR_RECIPE=(--model astar-x3dm --input-size 128 --device cpu --workers 1 --bat
               --set val_max_samples=200 --seed 0 --log-every 10)
 astar()     { timed astar $BIN/amma-edge train --data "$EXP/synth-train" "${ASTAR_RECIPE[@]}" --out "$EXP/astar"; }
 
+# Can A* fit the videos it trains on? 400 steps of 8 on 8 training videos (one per class, another data seed),
+# then scored on those same 8: a pipeline that learns must do well here long before it generalises. Both
+# cores, bfloat16; the ASTAR_RECIPE model. Writes benches/results/astar_overfit.json.
+astar_overfit() {
+  $BIN/amma-edge data synth --out "$EXP/tiny" --videos 16 --seed 7 --test-fraction 0.5
+  OMP_NUM_THREADS=2 $BIN/amma-edge train --data "$EXP/tiny" --model astar-x3dm --input-size 128 --device cpu --workers 1 \
+    --batch 8 --epochs 200 --max-steps 400 --lr 5e-4 --amp --set width=0.5 --set clip_len=8 --set lr_schedule=cosine \
+    --set warmup_steps=30 --set val_max_samples=40 --seed 0 --log-every 20 --out "$EXP/astar-overfit"
+  $BIN/amma-edge eval --model "$EXP/astar-overfit/last.pt" --data "$EXP/tiny" --split train \
+    --out "$EXP/astar-overfit/eval-train" --force
+  $BIN/python benches/collect_overfit.py "$EXP/astar-overfit"
+}
+
 evaluate() {
   for run in amma-s-cd amma-s-none amma-s-full amma-s-skip amma-s-skip-none amma-s-skip-amp amma-s-skip-b8 amma-s-skip-b8-3500 amma-s-skip-b4 amma-s-skip-b4-v1000 amma-s-skip-s4 amma-s-skip-s4-lr2 amma-s-skip-s4-lr2-seed1 amma-s-skip-s4-lr2-clip-seed0 amma-s-skip-s4-lr2-clip-seed1 astar; do
     [ -f "$EXP/$run/last.pt" ] && $BIN/amma-edge eval --model "$EXP/$run/last.pt" --data "$EXP/synth-test" \
@@ -176,7 +189,7 @@ collect() { $BIN/python benches/collect_training.py "$EXP"; }
 
 case "$STAGE" in
   data) data ;; amma) amma ;; amma-none) amma_none ;; ablation) ablation ;; amma-full) amma_full ;;
-  amma-skip) amma_skip ;; amma-skip-none) amma_skip_none ;; amma-skip-amp) amma_skip_amp ;; amma-skip-b8) amma_skip_b8 ;; amma-skip-b8-3500) amma_skip_b8_3500 ;; amma-skip-b4) amma_skip_b4 ;; data-1000) data_1000 ;; amma-skip-b4-v1000) amma_skip_b4_v1000 ;; amma-skip-s4) amma_skip_s4 ;; amma-skip-s4-lr2) amma_skip_s4_lr2 ;; amma-skip-s4-lr2-seed1) amma_skip_s4_lr2_seed1 ;; amma-skip-s4-lr2-clip-seed0) amma_skip_s4_lr2_clip 0 ;; amma-skip-s4-lr2-clip-seed1) amma_skip_s4_lr2_clip 1 ;; astar) astar ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
+  amma-skip) amma_skip ;; amma-skip-none) amma_skip_none ;; amma-skip-amp) amma_skip_amp ;; amma-skip-b8) amma_skip_b8 ;; amma-skip-b8-3500) amma_skip_b8_3500 ;; amma-skip-b4) amma_skip_b4 ;; data-1000) data_1000 ;; amma-skip-b4-v1000) amma_skip_b4_v1000 ;; amma-skip-s4) amma_skip_s4 ;; amma-skip-s4-lr2) amma_skip_s4_lr2 ;; amma-skip-s4-lr2-seed1) amma_skip_s4_lr2_seed1 ;; amma-skip-s4-lr2-clip-seed0) amma_skip_s4_lr2_clip 0 ;; amma-skip-s4-lr2-clip-seed1) amma_skip_s4_lr2_clip 1 ;; astar) astar ;; astar-overfit) astar_overfit ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
   all) data; ablation; astar; evaluate; curve; collect ;;
   *) echo "unknown stage $STAGE: the stages are listed at the top of $0" >&2; exit 2 ;;
 esac
