@@ -1,7 +1,7 @@
 """Record the A* overfitting check (stage astar-overfit of benches/recipes/synthetic.sh) in
 benches/results/astar_overfit.json: what the run was, how its losses ended, and how it scores on the very
-videos it trained on. A detector whose pipeline is sound fits 8 videos long before it generalises, so a low
-score here points at the model or its targets rather than at the training budget.
+videos it trained on: how fast the model fits what it sees, apart from how well it generalises. A low
+score at a few hundred steps says A* is slow to fit; whether it is slow or broken takes a longer run.
 Usage: python benches/collect_overfit.py RUN_DIR
 """
 from __future__ import annotations

@@ -160,7 +160,7 @@ ASTAR_RECIPE=(--model astar-x3dm --input-size 128 --device cpu --workers 1 --bat
 astar()     { timed astar $BIN/amma-edge train --data "$EXP/synth-train" "${ASTAR_RECIPE[@]}" --out "$EXP/astar"; }
 
 # Can A* fit the videos it trains on? 400 steps of 8 on 8 training videos (one per class, another data seed),
-# then scored on those same 8: a pipeline that learns must do well here long before it generalises. Both
+# then scored on those same 8: how fast it fits what it sees, before any question of generalising. Both
 # cores, bfloat16; the ASTAR_RECIPE model. Writes benches/results/astar_overfit.json.
 astar_overfit() {
   $BIN/amma-edge data synth --out "$EXP/tiny" --videos 16 --seed 7 --test-fraction 0.5
