@@ -2,6 +2,7 @@
 benches/results/astar_overfit.json: what the run was, how its losses ended, and how it scores on the very
 videos it trained on: how fast the model fits what it sees, apart from how well it generalises. A low
 score at a few hundred steps says A* is slow to fit; whether it is slow or broken takes a longer run.
+The run and its scores are read as benches/collect_training.py reads the main experiments'.
 Usage: python benches/collect_overfit.py RUN_DIR
 """
 from __future__ import annotations
@@ -12,31 +13,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from collect_training import read_eval, read_log  # noqa: E402  (beside this script)
+
 from amma_edge.fileio import atomic_write_text  # noqa: E402
+from amma_edge.train.losses import LOSS_PARTS  # noqa: E402
+from amma_edge.train.progress import read_log as read_records  # noqa: E402
 
 
 def main(run: Path) -> None:
-    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
-    start = next(r for r in records if r["event"] == "start")
-    epochs = [r for r in records if r["event"] == "epoch"]
-    report = json.loads((run / "eval-train" / "eval.json").read_text())
-    steps = [r for r in records if r["event"] == "step"]
-    result = {
-        "what": "A* fitted to 8 training videos for 400 steps, scored on the same 8 (benches/recipes/synthetic.sh astar-overfit)",
-        "train_config": start["train_config"], "model_config": start["model_config"], "precision": start.get("precision"),
-        "train_minutes": round((records[-1]["time"] - start["time"]) / 60, 1),
-        "first_logged_losses": {k: round(v, 4) for k, v in steps[0].items() if k in ("loss", "objectness", "classes", "box", "pal")},
-        "last_epoch": {k: round(v, 4) if isinstance(v, float) else v for k, v in epochs[-1].items() if k != "time"},
-        "scored_on": {"data": report["data"], "split": report["split"], "videos": report["videos"]},
-        "frame_mAP@0.5": round(report["frame_map"]["mAP"], 2),
-        "frame_AP_per_class": {c["label"]: round(c["ap"], 2) for c in report["frame_map"]["per_class"]},
-        "video_mAP": {f"{e['threshold']:g}": round(e["mAP"], 2) for e in report["video_map"]["at"]},
-        "error_breakdown_mean": {k: round(v, 2) if isinstance(v, float) else v
-                                 for k, v in report["error_breakdown"]["mean"].items()},
-    }
+    first_step = next(r for r in read_records(run / "log.jsonl") if r["event"] == "step")
+    scores = read_eval(run / "eval-train" / "eval.json")
+    scores["videos"] = scores.pop("test_videos")  # these are the training videos
+    result = {"what": "A* fitted to 8 training videos for 400 steps, scored on the same 8 "
+                      "(benches/recipes/synthetic.sh astar-overfit)",
+              **read_log(run / "log.jsonl"),
+              "first_logged_losses": {k: first_step[k] for k in ("loss", *LOSS_PARTS["astar"])},
+              "scored_on_split": "train", "train_split_scores": scores}
     out = Path(__file__).resolve().parent / "results" / "astar_overfit.json"
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
-    print(f"frame-mAP@0.5 on its own training videos {result['frame_mAP@0.5']}; wrote {out}")
+    print(f"frame-mAP@0.5 on its own training videos {result['train_split_scores']['frame_mAP@0.5']:.2f}; wrote {out}")
 
 
 if __name__ == "__main__":

@@ -67,10 +67,11 @@ def gradient_norms(records: list[dict], warmup_steps: int) -> dict | None:
         return None
     after = sorted(r["grad_norm"] for r in rows if r["step"] > warmup_steps) or sorted(r["grad_norm"] for r in rows)
     peak = max(rows, key=lambda r: r["grad_norm_max"])
+    median = after[len(after) // 2]
     clipped = [r["clipped_fraction"] for r in rows if "clipped_fraction" in r]
-    return {"median_window_mean_after_warmup": round(after[len(after) // 2], 2),
+    return {"median_window_mean_after_warmup": round(median, 2),
             "largest": round(peak["grad_norm_max"], 2), "largest_in_window_ending_step": peak["step"],
-            "largest_over_median": round(peak["grad_norm_max"] / after[len(after) // 2], 1),
+            "largest_over_median": round(peak["grad_norm_max"] / median, 1),
             **({"clipped_fraction": round(sum(clipped) / len(clipped), 4)} if clipped else {})}
 
 

@@ -37,9 +37,12 @@ class GradientSpike:
     step: int
     norm: float
     median: float
-    ratio: float
     clipped: bool  # grad_clip was set and below the norm: the update was cut to the clip
     suggested_clip: float  # a few times the typical norm, rounded: above nearly every step, far below the spike
+
+    @property
+    def ratio(self) -> float:
+        return self.norm / self.median
 
     def as_dict(self) -> dict[str, float | int | bool]:
         return {"step": self.step, "grad_norm": self.norm, "median_recent": self.median, "ratio": self.ratio,
@@ -69,7 +72,7 @@ class SpikeWatch:
     factor: float = 100.0
     window: int = 200
     min_history: int = 50
-    _recent: deque = field(default_factory=deque, init=False, repr=False)
+    _recent: deque = field(init=False, repr=False)  # the last `window` finite norms, made in __post_init__
 
     def __post_init__(self) -> None:
         if self.factor <= 1 or self.window < 1 or not 1 <= self.min_history <= self.window:
@@ -85,8 +88,8 @@ class SpikeWatch:
         if len(self._recent) >= self.min_history:
             median = statistics.median(self._recent)
             if median > 0 and norm > self.factor * median:
-                spike = GradientSpike(step=step, norm=norm, median=median, ratio=norm / median,
-                                      clipped=bool(clip) and norm > clip, suggested_clip=round_to_one_digit(4 * median))
+                spike = GradientSpike(step=step, norm=norm, median=median, clipped=bool(clip) and norm > clip,
+                                      suggested_clip=round_to_one_digit(4 * median))
         self._recent.append(norm)
         return spike
 
