@@ -37,8 +37,8 @@ def default_source(frames: int) -> str:
 
 
 def step_frames(config: Any) -> int:
-    """Frames per pipeline step: t for AMMA (one clip), 1 for A* (one key frame)."""
-    return config.t if isinstance(config, AMMAConfig) else 1
+    """Video frames per pipeline step: a clip's span for AMMA (t·frame_step), 1 for A* (one key frame)."""
+    return config.clip_span if isinstance(config, AMMAConfig) else 1
 
 
 @contextlib.contextmanager

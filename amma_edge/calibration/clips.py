@@ -82,9 +82,9 @@ def spread_picks(lengths: Mapping[str, int], count: int) -> list[Picks]:
     return picks
 
 
-def clip_counts(gt: Any, videos: Sequence[str], t: int) -> dict[str, int]:
-    """Whole clips of t frames per video: the clips streaming encodes (frames after the last are unused)."""
-    return {v: gt.nframes.get(v, 0) // t for v in videos}
+def clip_counts(gt: Any, videos: Sequence[str], span: int) -> dict[str, int]:
+    """Whole clips spanning `span` frames per video: the clips streaming encodes (later frames are unused)."""
+    return {v: gt.nframes.get(v, 0) // span for v in videos}
 
 
 def split_videos(gt: Any, split: str, dataset: str) -> list[str]:
@@ -104,6 +104,7 @@ def iter_amma_samples(config: AMMAConfig, read_frame: Callable[[str, int], np.nd
 
     Each video's picks need the features of the K − 1 clips before them; every needed clip is encoded once.
     """
+    from amma_edge.data.sampling import stream_clip_frames
     from amma_edge.runtime import native
 
     K, t = config.K, config.t
@@ -112,7 +113,7 @@ def iter_amma_samples(config: AMMAConfig, read_frame: Callable[[str, int], np.nd
             log(f"  [{number + 1}/{len(picks)}] {pick.video}: {len(pick.positions)} clip(s)")
 
         def clip(i: int) -> np.ndarray:
-            frames = [read_frame(pick.video, f) for f in range((i - 1) * t + 1, i * t + 1)]
+            frames = [read_frame(pick.video, int(f)) for f in stream_clip_frames(i, t, config.frame_step)]
             return native.preprocess_batch(frames, mean=config.mean, std=config.std, size=config.input_size)
 
         features: dict[int, np.ndarray] = {}
@@ -127,7 +128,7 @@ def iter_amma_samples(config: AMMAConfig, read_frame: Callable[[str, int], np.nd
                     first = current if j == 1 else first
             if data is None:
                 data = clip(s)
-            if s < K and padding is None:  # the cache's start: frame 1 repeated t times (TubeletStream)
+            if s < K and padding is None:  # the cache's start: clip 1's first frame repeated (TubeletStream)
                 assert first is not None  # s < K: clip 1 is in this window, encoded above or for an earlier pick
                 padding = np.array(encode(np.repeat(first[:1], t, axis=0)), dtype=np.float32, copy=True)
             window = np.stack([features[j] if j >= 1 else padding for j in range(s - K + 1, s + 1)])

@@ -29,11 +29,27 @@ from amma_edge.errors import AmmaEdgeError
 Tubes = Mapping[int, Sequence[np.ndarray]]  # label -> tubes, each N×5 (frame, x1, y1, x2, y2)
 
 
-def amma_clip_frames(key_frame: int, K: int, t: int) -> np.ndarray:
-    """Frame numbers (K, t) of the K clips of t frames ending at `key_frame`; row k ends at key − (K−1−k)·t."""
+def amma_clip_frames(key_frame: int, K: int, t: int, step: int = 1) -> np.ndarray:
+    """Frame numbers (K, t) of the K clips of t frames, `step` apart, ending at `key_frame`.
+
+    Row k ends at key − (K−1−k)·t·step. Frames before the start of the video repeat the first frame on the
+    key frame's grid (frame 1 when step is 1): that is the frame a stream, which only ever reads that grid,
+    has to pad with, so offline samples and the stream see the same clips.
+    """
     _check_key(key_frame)
-    frames = np.arange(key_frame - K * t + 1, key_frame + 1, dtype=np.int64)
-    return np.maximum(frames, 1).reshape(K, t)
+    if step < 1:
+        raise AmmaEdgeError(f"the frame step must be at least 1, got {step}")
+    frames = key_frame - step * np.arange(K * t - 1, -1, -1, dtype=np.int64)
+    first = (key_frame - 1) % step + 1
+    return np.maximum(frames, first).reshape(K, t)
+
+
+def stream_clip_frames(index: int, t: int, step: int = 1) -> np.ndarray:
+    """Frame numbers (t,) of a stream's `index`-th clip (from 1): it ends at index·t·step, frames `step` apart."""
+    if index < 1 or step < 1:
+        raise AmmaEdgeError(f"stream clips count from 1 and the frame step is at least 1, got clip {index}, "
+                            f"step {step}")
+    return index * t * step - step * np.arange(t - 1, -1, -1, dtype=np.int64)
 
 
 def window_frames(key_frame: int, length: int, stride: int = 1) -> np.ndarray:
@@ -64,9 +80,9 @@ def boxes_at(tubes: Tubes, key_frame: int, frames: np.ndarray) -> tuple[np.ndarr
     return np.asarray(labels, np.int64), np.stack(boxes)
 
 
-def amma_tubelets(tubes: Tubes, key_frame: int, K: int, t: int) -> tuple[np.ndarray, np.ndarray]:
+def amma_tubelets(tubes: Tubes, key_frame: int, K: int, t: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Labels (N,) and boxes (N, K, 4) at the last frame of each of the K clips ending at `key_frame`."""
-    return boxes_at(tubes, key_frame, amma_clip_frames(key_frame, K, t)[:, -1])
+    return boxes_at(tubes, key_frame, amma_clip_frames(key_frame, K, t, step)[:, -1])
 
 
 def keyframe_boxes(tubes: Tubes, key_frame: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from amma_edge.data.annotations import GroundTruth
 from amma_edge.data.frames import FrameReader
+from amma_edge.data.sampling import stream_clip_frames
 from amma_edge.eval.errors import ErrorBreakdownResult, frame_error_breakdown
 from amma_edge.eval.frame_map import FrameMapResult, frame_map
 from amma_edge.eval.video_map import VideoMapResult, video_map
@@ -74,8 +75,8 @@ def evaluate_amma(
             on_video(index, len(videos), video)
         stream = TubeletStream(encode, head, config, original_size=gt.resolution[video], linker=linker)
         accepted: list[LinkedTube] = []
-        for end in clip_ends_for(gt.nframes[video], config.t):
-            frames = [reader(video, f) for f in range(end - config.t + 1, end + 1)]
+        for clip_index, end in enumerate(clip_ends_for(gt.nframes[video], config.clip_span), start=1):
+            frames = [reader(video, int(f)) for f in stream_clip_frames(clip_index, config.t, config.frame_step)]
             clip = native.preprocess_batch(frames, mean=config.mean, std=config.std, size=config.input_size)
             step = stream.push_clip(clip)
             if on_step:

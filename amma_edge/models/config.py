@@ -31,6 +31,11 @@ class AMMAConfig:
 
     K clips of t frames each; the key frame is the last frame of the last clip. Defaults are the UCF101-24
     setting of the paper (K = 3, t = 4, 288×288, 24 classes).
+
+    `frame_step` > 1 makes the model see every frame_step-th frame of the video, so the K clips cover
+    K·t·frame_step frames of time at the cost of K·t: longer context for actions told apart by where they
+    go (sit_down against stand_up), and a camera stream the device reads at 1/frame_step of its rate. The
+    frames in between get boxes interpolated between clip ends, as every frame between clip ends does.
     """
 
     name: str = "amma-s"
@@ -46,6 +51,7 @@ class AMMAConfig:
     box_head_conv: int = 64  # hidden channels of the per-clip box branch
     decoder: str = "amma"  # one of AMMA_DECODERS
     output_stride: int = 8  # R, one of AMMA_OUTPUT_STRIDES
+    frame_step: int = 1  # the model reads every frame_step-th video frame (1: every frame, as published)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     family: str = dataclasses.field(default="amma", init=False)
@@ -59,6 +65,9 @@ class AMMAConfig:
             raise ValueError(f"output_stride={self.output_stride} reads the backbone's stride-{self.output_stride} "
                              f"features, which only the skip decoder adds: also set decoder=skip")
         _check_positive(self, ("num_classes", "K", "feature_dim", "head_conv", "box_head_conv"))
+        if int(self.frame_step) != self.frame_step or self.frame_step < 1:
+            raise ValueError(f"frame_step must be a whole number of frames, at least 1 (1 reads every frame), "
+                             f"got {self.frame_step}")
         if self.t < 2 and self.micro_motion != "none":
             raise ValueError(f"micro-motion needs clips of at least 2 frames (t >= 2), got t={self.t}")
         if self.t < 1:
@@ -70,6 +79,11 @@ class AMMAConfig:
     @property
     def stride(self) -> int:
         return self.output_stride
+
+    @property
+    def clip_span(self) -> int:
+        """Video frames one clip covers: t sampled frames, frame_step apart."""
+        return self.t * self.frame_step
 
     @property
     def output_size(self) -> tuple[int, int]:

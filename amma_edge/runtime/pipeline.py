@@ -214,23 +214,25 @@ class Pipeline:
                                               linker=self.config.linker, top_n=self.config.top_n)
         linker = stream.linker = _TimedLinker(self.config.linker, self.timer)
         clip = np.empty((config.t, 3, *config.input_size), np.float32)
-        held: list[Frame] = []
+        span, frame_step = config.clip_span, config.frame_step
+        held: list[Frame] = []  # every frame of the clip's span: all are rendered, every frame_step-th is read
         try:
             while True:
                 waited = 0.0
                 reason = None
-                while len(held) < config.t:
+                while len(held) < span:
                     frame, reason, ms = self._next_frame()
                     waited += ms
                     if frame is None:
                         break
                     held.append(frame)
-                if reason is not None and len(held) < config.t:
+                if reason is not None and len(held) < span:
                     self._render_frames(held, None, self._frames - len(held) + 1)  # the tail: no detection
                     return reason
                 clip_start = time.perf_counter()
                 with self.timer.time("preprocess"):
-                    native.preprocess_batch([f.image for f in held], clip, mean=config.mean, std=config.std)
+                    read = [f.image for f in held[frame_step - 1::frame_step]]
+                    native.preprocess_batch(read, clip, mean=config.mean, std=config.std)
                 encode.total_ms = head.total_ms = 0.0
                 linker.last_ms = 0.0
                 start = time.perf_counter()

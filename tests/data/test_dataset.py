@@ -73,6 +73,16 @@ def test_amma_sample_layout_and_targets_worked_by_hand():
         assert clips[1, 1, c, 32, 24] == pytest.approx(normalised(RED, c), abs=1e-5)
 
 
+def test_a_frame_step_2_sample_reads_every_other_frame_and_moves_twice_as_far():
+    config = AMMAConfig(K=2, t=2, num_classes=3, input_size=(64, 64), frame_step=2)
+    reader = Reader()
+    ds = AMMATrainDataset("unused", make_gt(), config, augment=None, read_frame=reader)
+    sample = ds[ds.samples.index(("v1", 10))]
+    assert reader.calls == [("v1", f) for f in (4, 6, 8, 10)]  # clips [[4, 6], [8, 10]]
+    # clip 1 ends at frame 6, whose box is 8 px (a whole cell) left of the key frame's
+    np.testing.assert_allclose(sample["movement"][0], [-1, 0, 0, 0], atol=1e-5)
+
+
 def test_padding_frames_are_decoded_once():
     reader = Reader()
     ds = AMMATrainDataset("unused", make_gt(), CONFIG, augment=None, read_frame=reader)

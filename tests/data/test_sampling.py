@@ -10,6 +10,7 @@ from amma_edge.data.sampling import (
     boxes_at,
     evaluation_samples,
     keyframe_boxes,
+    stream_clip_frames,
     training_key_frames,
     training_samples,
     tube_boxes_at,
@@ -52,6 +53,26 @@ def test_clip_k_ends_at_key_minus_later_clips(key, K, t):
     np.testing.assert_array_equal(frames[:, -1], expected_ends)
     flat = frames.ravel()
     assert flat.min() >= 1 and np.all(np.diff(flat) >= 0) and np.all(np.diff(flat) <= 1)
+
+
+def test_a_frame_step_spaces_the_clips_and_pads_with_the_first_frame_on_the_key_frames_grid():
+    np.testing.assert_array_equal(amma_clip_frames(20, K=3, t=4, step=2),
+                                  [[2, 2, 2, 4], [6, 8, 10, 12], [14, 16, 18, 20]])
+    np.testing.assert_array_equal(amma_clip_frames(9, K=2, t=2, step=3), [[3, 3], [6, 9]])
+    with pytest.raises(AmmaEdgeError, match="frame step"):
+        amma_clip_frames(9, K=2, t=2, step=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(index=st.integers(1, 40), K=st.integers(1, 5), t=st.integers(1, 6), step=st.integers(1, 4))
+def test_offline_clips_at_a_stream_clip_end_are_the_streams_clips(index, K, t, step):
+    """What training and validation sample at the stream's i-th clip end is what the stream has read by then:
+    its last K clips, and before its first clip, that clip's first frame (what it pads the cache with)."""
+    offline = amma_clip_frames(index * t * step, K, t, step)
+    first = stream_clip_frames(1, t, step)[0]
+    for row, clip in zip(offline, range(index - K + 1, index + 1)):
+        expected = stream_clip_frames(clip, t, step) if clip >= 1 else np.full(t, first)
+        np.testing.assert_array_equal(row, expected)
 
 
 def test_astar_window_is_past_frames_padded_with_frame_one():

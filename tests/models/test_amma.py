@@ -116,6 +116,13 @@ def test_a_stride_4_output_needs_the_skip_decoder_and_says_so():
         small("shufflenet_v2", decoder="skip", output_stride=2)
 
 
+def test_a_frame_step_must_be_a_whole_number_of_frames_and_sets_the_clip_span():
+    assert small("shufflenet_v2", frame_step=3).clip_span == 12
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match=f"frame_step must be a whole number of frames, at least 1.*got {bad}"):
+            small("shufflenet_v2", frame_step=bad)
+
+
 def test_unknown_decoder_names_the_choices():
     with pytest.raises(ValueError, match="decoder must be one of amma, skip; got 'fpn'"):
         small("shufflenet_v2", decoder="fpn")

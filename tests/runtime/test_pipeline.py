@@ -1,5 +1,6 @@
 """The streaming pipeline: what it detects must be exactly what offline evaluation scores, and its outputs must
 be complete however the run ends."""
+import dataclasses
 import json
 import threading
 
@@ -7,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from runtime_fixtures import save_tiny_checkpoint, tiny_amma_config
 
 from amma_edge.data.annotations import GroundTruth
 from amma_edge.data.synth import synthetic_stream
@@ -64,6 +66,23 @@ def test_streaming_output_equals_offline_evaluation(which, dataset, tiny_checkpo
     assert result.frames == NFRAMES and result.steps == NFRAMES // 4 and result.stopped_by == "end_of_stream"
     assert_same_tubes(result.tubes, offline.tubes[VIDEO])
     np.testing.assert_array_equal(result.detections, offline.detections)  # every frame's boxes, bit for bit
+
+
+def test_a_frame_step_2_model_reads_every_other_frame_and_boxes_them_all(dataset, tmp_path):
+    """Streaming at frame_step 2 equals offline evaluation at frame_step 2: the camera's frames in between are
+    drawn and scored with interpolated boxes, and the model runs once per 8 frames instead of once per 4."""
+    root, gt = dataset
+    config = dataclasses.replace(tiny_amma_config(), frame_step=2)
+    ckpt = save_tiny_checkpoint(tmp_path / "step2.pt", config)
+    with open_model(ckpt, options=RunnerOptions(threads=1)) as model:
+        assert model.config.frame_step == 2
+        offline = evaluate_amma(model.encode, model.head, model.config, root, gt, videos=[VIDEO], linker=LINKER)
+        with open_source(str(gt.frame_path(root, VIDEO, 1).parent)) as source:
+            result = Pipeline(model, source, config=PipelineConfig(linker=LINKER, keep_detections=True)).run()
+    assert result.frames == NFRAMES and result.steps == NFRAMES // 8
+    np.testing.assert_array_equal(np.unique(result.detections[:, 1]), np.arange(1, 8 * (NFRAMES // 8) + 1))
+    np.testing.assert_array_equal(result.detections, offline.detections)
+    assert_same_tubes(result.tubes, offline.tubes[VIDEO])
 
 
 def test_astar_streaming_equals_offline_evaluation(dataset, tmp_path):

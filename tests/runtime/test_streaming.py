@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from amma_edge.data.sampling import amma_clip_frames
+from amma_edge.data.sampling import amma_clip_frames, stream_clip_frames
 from amma_edge.errors import InputShapeError
 from amma_edge.eval.frame_map import tubelet_frame_detections
 from amma_edge.models import AMMAConfig, build
@@ -128,3 +128,33 @@ def test_step_rows_are_the_offline_rows_of_the_new_frames():
     assert rows.shape == (12, 8)
     np.testing.assert_array_equal(rows[:, 4:].reshape(3, 4, 4), np.repeat(tubelets.boxes[:, 2:], 4, axis=1))
     assert StreamStep(np.array([4]), Tubelets.empty(1), np.arange(1, 5)).frame_detections(0).shape == (0, 8)
+
+
+def test_a_frame_step_2_stream_equals_offline_forward_and_boxes_every_frame():
+    """With frame_step 2 the stream reads every other frame; each step still equals the offline forward on the
+    frames sampling gives at its key frame, and the skipped frames get boxes too."""
+    config = AMMAConfig(name="tiny-step2", backbone="shufflenet_v2", width=0.5, num_classes=4, K=3, t=4,
+                        input_size=(64, 64), frame_step=2)
+    torch.manual_seed(3)
+    model = build(config).eval()
+    video = np.random.default_rng(4).standard_normal((37, 3, 64, 64)).astype(np.float32)  # 4 clips of 8, 5 left
+    stream = TubeletStream(*torch_callables(model), config, original_size=(120, 160))
+    ends = clip_ends_for(len(video), config.clip_span)
+    assert ends == [8, 16, 24, 32]
+    covered = []
+    for i, end in enumerate(ends, start=1):
+        read = stream_clip_frames(i, config.t, config.frame_step)
+        np.testing.assert_array_equal(read, np.arange(end - 6, end + 1, 2))
+        step = stream.push_clip(video[read - 1])
+        with torch.no_grad():
+            out = model(torch.from_numpy(video[amma_clip_frames(end, 3, 4, 2) - 1])[None])
+        offline = decode(*(out[k][0].numpy() for k in ("center", "trajectory", "box")),
+                         input_size=(64, 64), original_size=(120, 160), stride=8)
+        unclamped_ends = end - 8 * np.arange(2, -1, -1)
+        valid = unclamped_ends >= 1
+        np.testing.assert_array_equal(step.clip_ends, unclamped_ends[valid])
+        np.testing.assert_allclose(step.tubelets.scores, offline.scores, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(step.tubelets.boxes, offline.boxes[:, valid], rtol=1e-4, atol=1e-3)
+        covered.append(step.frame_detections(0)[:, 1])
+    assert stream.clips_seen == 4
+    np.testing.assert_array_equal(np.unique(np.concatenate(covered)), np.arange(1, 33))
