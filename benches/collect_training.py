@@ -21,11 +21,13 @@ from amma_edge.bench.machine import cpu_model
 from amma_edge.fileio import atomic_write_text
 from amma_edge.models.complexity import measure
 from amma_edge.models.config import config_from_dict
+from amma_edge.train import progress
 from amma_edge.train.trainer import cpu_has_bfloat16
 
 RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-none", "amma-s-skip-amp", "amma-s-skip-b8",
         "amma-s-skip-b8-3500", "amma-s-skip-b4", "amma-s-skip-b4-v1000", "amma-s-skip-s4", "amma-s-skip-s4-lr2",
-        "amma-s-skip-s4-lr2-seed1", "amma-s-skip-s4-lr2-clip-seed0", "amma-s-skip-s4-lr2-clip-seed1", "astar")
+        "amma-s-skip-s4-lr2-seed1", "amma-s-skip-s4-lr2-clip-seed0", "amma-s-skip-s4-lr2-clip-seed1",
+        "amma-s-skip-s4-lr2-clip-step2-seed0", "astar")
 # conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
 ABLATIONS = {"amma-s-cd": "amma-s-none", "amma-s-skip": "amma-s-skip-none"}
 MOTION_CLASSES = ("sit_down", "stand_up")
@@ -44,7 +46,7 @@ def training_minutes(records: list[dict]) -> float:
 
 
 def read_log(path: Path) -> dict:
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = progress.read_log(path)  # the trainer's reader: a last line cut short by a crash is skipped
     start = next(r for r in records if r["event"] == "start")
     epochs = [r for r in records if r["event"] == "epoch"]
     checks = [r for r in records if r["event"] in ("epoch", "validation")]  # "validation": a max-steps stop
@@ -97,7 +99,7 @@ def read_eval(path: Path) -> dict:
 
 def best_epoch(log: Path) -> int | None:
     """The epoch best.pt holds: the lowest validation loss, as the trainer keeps it."""
-    epochs = [json.loads(line) for line in log.read_text().splitlines() if '"event": "epoch"' in line]
+    epochs = [r for r in progress.read_log(log) if r.get("event") == "epoch"]
     return min(epochs, key=lambda r: r["val_loss"])["epoch"] if epochs else None
 
 
