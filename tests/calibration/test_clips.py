@@ -35,8 +35,10 @@ def test_picks_are_the_count_asked_for_and_spread_evenly():
     assert [p.positions for p in few] == [(3,), (3,), (3,)]  # the middle of each video
 
 
-def test_head_windows_are_what_the_feature_cache_holds_at_those_clips():
-    config = AMMAConfig(num_classes=2, input_size=(32, 64), K=3, t=2, feature_dim=8, head_conv=8, box_head_conv=8)
+@pytest.mark.parametrize("frame_step", [1, 2])
+def test_head_windows_are_what_the_feature_cache_holds_at_those_clips(frame_step):
+    config = AMMAConfig(num_classes=2, input_size=(32, 64), K=3, t=2, feature_dim=8, head_conv=8, box_head_conv=8,
+                        frame_step=frame_step)
     seen = []
 
     def head(features):
@@ -45,10 +47,13 @@ def test_head_windows_are_what_the_feature_cache_holds_at_those_clips():
         return {"center": np.zeros((2, h, w), np.float32), "trajectory": np.zeros((6, h, w), np.float32),
                 "box": np.zeros((6, h, w), np.float32)}
 
+    def clip_frames(i):  # the stream's i-th clip: t frames frame_step apart, ending at frame i * t * frame_step
+        return [read_frame("v", f) for f in range(i * 2 * frame_step - frame_step, i * 2 * frame_step + 1, frame_step)]
+
     stream = TubeletStream(encode, head, config, original_size=FRAME)
     for i in range(1, 7):  # clips 1..6 of video "v"
-        frames = [read_frame("v", f) for f in range((i - 1) * 2 + 1, i * 2 + 1)]
-        stream.push_clip(native.preprocess_batch(frames, mean=config.mean, std=config.std, size=config.input_size))
+        stream.push_clip(native.preprocess_batch(clip_frames(i), mean=config.mean, std=config.std,
+                                                 size=config.input_size))
     positions = (1, 3, 4, 6)  # clips 1 and 2 have padding in their windows
     picks = [p for p in spread_picks({"v": 6}, 4)]
     assert picks[0].positions == positions
@@ -56,9 +61,8 @@ def test_head_windows_are_what_the_feature_cache_holds_at_those_clips():
     assert clips.shape == (4, 2, 3, 32, 64) and windows.shape == (4, 3, 2, 4, 8)
     for n, clip_number in enumerate(positions):
         np.testing.assert_array_equal(windows[n], seen[clip_number - 1])
-        frames = [read_frame("v", f) for f in range((clip_number - 1) * 2 + 1, clip_number * 2 + 1)]
-        np.testing.assert_array_equal(clips[n], native.preprocess_batch(frames, mean=config.mean, std=config.std,
-                                                                        size=config.input_size))
+        np.testing.assert_array_equal(clips[n], native.preprocess_batch(clip_frames(clip_number), mean=config.mean,
+                                                                        std=config.std, size=config.input_size))
 
 
 def test_astar_windows_are_what_the_frame_stream_feeds_the_detector():
