@@ -27,6 +27,9 @@ AMMA_RECIPE=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epoc
              --set warmup_steps=200 --set heatmap_min_radius=1 --set val_max_samples=400 --seed 0 --log-every 50)
 timed() { local name=$1; shift; OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" \
             -o "$EXP/$name.time" "$@"; }
+# The same, alone on both cores (2 threads).
+timed2() { local name=$1; shift; OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" \
+             -o "$EXP/$name.time" "$@"; }
 amma()      { timed amma-s-cd $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_RECIPE[@]}" --out "$EXP/amma-s-cd"; }
 amma_none() { timed amma-s-none $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_RECIPE[@]}" \
                 --set micro_motion=none --out "$EXP/amma-s-none"; }
@@ -35,8 +38,7 @@ amma_none() { timed amma-s-none $BIN/amma-edge train --data "$EXP/synth-train" "
 AMMA_FULL=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 4 --max-steps 2000 --lr 1e-3
            --set lr_schedule=cosine --set warmup_steps=200 --set heatmap_min_radius=1 --set val_max_samples=400
            --seed 0 --log-every 50)
-amma_full() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-full.time" \
-                $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_FULL[@]}" --out "$EXP/amma-s-full"; }
+amma_full() { timed2 "amma-s-full" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_FULL[@]}" --out "$EXP/amma-s-full"; }
 
 # The full-width recipe with the skip decoder (--set decoder=skip: the backbone's stride-16 and stride-8
 # features added on the way up), and its RGB-only twin for the micro-motion ablation; each alone on both cores.
@@ -45,10 +47,8 @@ amma_full() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" 
 AMMA_SKIP=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 4 --max-steps 1600 --lr 1e-3
            --set decoder=skip --set lr_schedule=cosine --set warmup_steps=200 --set heatmap_min_radius=1
            --set val_max_samples=400 --seed 0 --log-every 50)
-amma_skip()      { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip.time" \
-                     $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP[@]}" --out "$EXP/amma-s-skip"; }
-amma_skip_none() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-none.time" \
-                     $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP[@]}" --set micro_motion=none \
+amma_skip()      { timed2 "amma-s-skip" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP[@]}" --out "$EXP/amma-s-skip"; }
+amma_skip_none() { timed2 "amma-s-skip-none" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP[@]}" --set micro_motion=none \
                      --out "$EXP/amma-s-skip-none"; }
 
 # The skip recipe with --amp: bfloat16 autocast, which these AVX512-BF16 cores run 1.21x faster per step of 16
@@ -56,16 +56,14 @@ amma_skip_none() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sy
 AMMA_SKIP_AMP=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 4 --max-steps 1850 --lr 1e-3
                --amp --set decoder=skip --set lr_schedule=cosine --set warmup_steps=200 --set heatmap_min_radius=1
                --set val_max_samples=400 --seed 0 --log-every 50)
-amma_skip_amp() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-amp.time" \
-                    $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_AMP[@]}" --out "$EXP/amma-s-skip-amp"; }
+amma_skip_amp() { timed2 "amma-s-skip-amp" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_AMP[@]}" --out "$EXP/amma-s-skip-amp"; }
 
 # The same with batch 8 and 3,200 steps (the clips of 1,600 steps of 16): a bfloat16 step of 8 costs 0.63 of
 # one of 16 here (train_step.json), so the budget buys twice the updates per clip. 400 warm-up steps.
 AMMA_SKIP_B8=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 4 --max-steps 3200 --lr 1e-3
               --batch 8 --amp --set decoder=skip --set lr_schedule=cosine --set warmup_steps=400
               --set heatmap_min_radius=1 --set val_max_samples=400 --seed 0 --log-every 100)
-amma_skip_b8() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-b8.time" \
-                   $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_B8[@]}" --out "$EXP/amma-s-skip-b8"; }
+amma_skip_b8() { timed2 "amma-s-skip-b8" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_B8[@]}" --out "$EXP/amma-s-skip-b8"; }
 
 # The batch-8 recipe once the stride-2 depthwise convolutions run in float32 under --amp (their bfloat16
 # backward was a fifth of the step; amma_edge.models.backbones.layers): a step of 8 then costs 1.28x less
@@ -74,8 +72,7 @@ amma_skip_b8() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_
 AMMA_SKIP_B8_3500=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 4 --max-steps 3500 --lr 1e-3
                    --batch 8 --amp --set decoder=skip --set lr_schedule=cosine --set warmup_steps=400
                    --set heatmap_min_radius=1 --set val_max_samples=400 --seed 0 --log-every 100)
-amma_skip_b8_3500() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-b8-3500.time" \
-                        $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_B8_3500[@]}" --out "$EXP/amma-s-skip-b8-3500"; }
+amma_skip_b8_3500() { timed2 "amma-s-skip-b8-3500" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_B8_3500[@]}" --out "$EXP/amma-s-skip-b8-3500"; }
 
 # Batch 4: half the batch again, on the same 45 minutes. A step of 4 costs 0.61 of one of 8 under --amp
 # (train_step.json), so 5,600 steps (22,400 clips, 0.8 of the batch-8 run's 28,000) fit; 800 warm-up steps
@@ -83,8 +80,7 @@ amma_skip_b8_3500() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S
 AMMA_SKIP_B4=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 3 --max-steps 5600 --lr 1e-3
               --batch 4 --amp --set decoder=skip --set lr_schedule=cosine --set warmup_steps=800
               --set heatmap_min_radius=1 --set val_max_samples=400 --seed 0 --log-every 100)
-amma_skip_b4() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-b4.time" \
-                   $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_B4[@]}" --out "$EXP/amma-s-skip-b4"; }
+amma_skip_b4() { timed2 "amma-s-skip-b4" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_B4[@]}" --out "$EXP/amma-s-skip-b4"; }
 
 # Five times the training videos (960 train / 40 validation, seed 0; the test set unchanged), on the batch-4
 # recipe: the 200-video runs see each of their ~13,000 training frames in almost two clips, and errors on the
@@ -97,8 +93,7 @@ data_1000() {
 AMMA_SKIP_B4_V1000=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 1 --max-steps 5600 --lr 1e-3
                     --batch 4 --amp --set decoder=skip --set lr_schedule=cosine --set warmup_steps=800
                     --set heatmap_min_radius=1 --set val_max_samples=400 --seed 0 --log-every 100)
-amma_skip_b4_v1000() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-b4-v1000.time" \
-                         $BIN/amma-edge train --data "$EXP/synth-train-1000" "${AMMA_SKIP_B4_V1000[@]}" --out "$EXP/amma-s-skip-b4-v1000"; }
+amma_skip_b4_v1000() { timed2 "amma-s-skip-b4-v1000" $BIN/amma-edge train --data "$EXP/synth-train-1000" "${AMMA_SKIP_B4_V1000[@]}" --out "$EXP/amma-s-skip-b4-v1000"; }
 
 # A stride-4 output grid (--set output_stride=4: the skip decoder goes one bilinear x2 further and adds the
 # backbone's stride-4 stage, amma_edge.models.amma.decoder.SkipDecoder), so a person is 4 cells wide instead of 2;
@@ -109,21 +104,18 @@ amma_skip_b4_v1000() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %
 AMMA_SKIP_S4=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 3 --max-steps 5600 --lr 1e-3
               --batch 4 --amp --set decoder=skip --set output_stride=4 --set head_conv=128 --set lr_schedule=cosine
               --set warmup_steps=800 --set heatmap_min_radius=1 --set val_max_samples=400 --seed 0 --log-every 100)
-amma_skip_s4() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-s4.time" \
-                   $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_S4[@]}" --out "$EXP/amma-s-skip-s4"; }
+amma_skip_s4() { timed2 "amma-s-skip-s4" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_S4[@]}" --out "$EXP/amma-s-skip-s4"; }
 
 # The stride-4 recipe at twice the peak learning rate (Adam 2e-3, same warm-up and cosine): every run so far
 # ended with its training loss above its validation loss, short of updates rather than of data.
 AMMA_SKIP_S4_LR2=(--model amma-s --input-size 128x160 --device cpu --workers 1 --epochs 3 --max-steps 5600 --lr 2e-3
                   --batch 4 --amp --set decoder=skip --set output_stride=4 --set head_conv=128 --set lr_schedule=cosine
                   --set warmup_steps=800 --set heatmap_min_radius=1 --set val_max_samples=400 --seed 0 --log-every 100)
-amma_skip_s4_lr2() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-s4-lr2.time" \
-                       $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2[@]}" --out "$EXP/amma-s-skip-s4-lr2"; }
+amma_skip_s4_lr2() { timed2 "amma-s-skip-s4-lr2" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2[@]}" --out "$EXP/amma-s-skip-s4-lr2"; }
 
 # The same with training seed 1 (initialisation, clip order, augmentation; the data unchanged): how far apart
 # two runs of one recipe land, which no rerun had measured.
-amma_skip_s4_lr2_seed1() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-s4-lr2-seed1.time" \
-                             $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2[@]}" --seed 1 \
+amma_skip_s4_lr2_seed1() { timed2 "amma-s-skip-s4-lr2-seed1" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2[@]}" --seed 1 \
                              --out "$EXP/amma-s-skip-s4-lr2-seed1"; }
 
 # The seed-1 run above blew up at step 1,700: one gradient of total norm 34,161 among steps whose norm averaged
@@ -131,16 +123,13 @@ amma_skip_s4_lr2_seed1() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user
 # held the learning of the parameters it hit back for the rest of the run. The same two runs with the total
 # gradient norm clipped at 50 (--set grad_clip=50), above all but the rare steps, below the spike.
 AMMA_SKIP_S4_LR2_CLIP=("${AMMA_SKIP_S4_LR2[@]}" --set grad_clip=50)
-amma_skip_s4_lr2_clip() { OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" -o "$EXP/amma-s-skip-s4-lr2-clip-seed$1.time" \
-                            $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2_CLIP[@]}" --seed "$1" \
+amma_skip_s4_lr2_clip() { timed2 "amma-s-skip-s4-lr2-clip-seed$1" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2_CLIP[@]}" --seed "$1" \
                             --out "$EXP/amma-s-skip-s4-lr2-clip-seed$1"; }
 
 # The clipped seed-0 recipe with the model reading every other frame (--set frame_step=2): its K = 3 clips of
 # t = 4 frames then span 24 frames (0.96 s at 25 fps) instead of 12, at the same cost per step, so the actions
 # told apart by their direction (sit_down, stand_up, jump's crouch) are seen over twice the time. The frames in
 # between get interpolated boxes, in evaluation as on the device. Everything else as amma-skip-s4-lr2-clip-seed0.
-timed2() { local name=$1; shift; OMP_NUM_THREADS=2 /usr/bin/time -f "%e wall_s %U user_s %S sys_s" \
-             -o "$EXP/$name.time" "$@"; }
 amma_skip_s4_lr2_clip_step2() { timed2 amma-s-skip-s4-lr2-clip-step2-seed0 $BIN/amma-edge train --data "$EXP/synth-train" \
                                   "${AMMA_SKIP_S4_LR2_CLIP[@]}" --set frame_step=2 --seed 0 \
                                   --out "$EXP/amma-s-skip-s4-lr2-clip-step2-seed0"; }
