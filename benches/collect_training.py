@@ -27,7 +27,8 @@ from amma_edge.train.trainer import cpu_has_bfloat16
 RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-none", "amma-s-skip-amp", "amma-s-skip-b8",
         "amma-s-skip-b8-3500", "amma-s-skip-b4", "amma-s-skip-b4-v1000", "amma-s-skip-s4", "amma-s-skip-s4-lr2",
         "amma-s-skip-s4-lr2-seed1", "amma-s-skip-s4-lr2-clip-seed0", "amma-s-skip-s4-lr2-clip-seed1",
-        "amma-s-skip-s4-lr2-clip-step2-seed0", "amma-s-skip-s4-lr2-clip-t8-seed0", "astar")
+        "amma-s-skip-s4-lr2-clip-step2-seed0", "amma-s-skip-s4-lr2-clip-t8-seed0", "amma-s-skip-s4-lr2-clip-k6-seed0",
+        "astar")
 # conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
 ABLATIONS = {"amma-s-cd": "amma-s-none", "amma-s-skip": "amma-s-skip-none"}
 MOTION_CLASSES = ("sit_down", "stand_up")
