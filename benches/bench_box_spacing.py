@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from amma_edge.data.loading import load_dataset  # noqa: E402
 from amma_edge.fileio import atomic_write_text  # noqa: E402
-from amma_edge.runtime.boxes import box_iou  # noqa: E402
+from amma_edge.runtime.boxes import paired_iou  # noqa: E402
 from amma_edge.runtime.streaming import clip_ends_for, interpolate_boxes  # noqa: E402
 
 IOU = 0.5
@@ -46,7 +46,7 @@ def tube_ious(tube: np.ndarray, nframes: int, span: int) -> np.ndarray:
     pick = np.where(np.abs(frames[before] - ends) <= np.abs(frames[nearest] - ends), before, nearest)
     at_ends = boxes[pick]
     estimate = interpolate_boxes(ends, at_ends[None], frames)[0]
-    ious = np.array([box_iou(estimate[i:i + 1], boxes[i:i + 1])[0, 0] for i in range(len(frames))])
+    ious = paired_iou(estimate, boxes)
     ious[frames > ends[-1]] = 0.0
     return ious
 

@@ -183,7 +183,7 @@ ASTAR_OVERFIT=(--data "$EXP/tiny" --model astar-x3dm --input-size 128 --device c
                --max-steps 400 --lr 5e-4 --amp --set width=0.5 --set clip_len=8 --set lr_schedule=cosine
                --set warmup_steps=30 --set val_max_samples=40 --seed 0 --log-every 20)
 # One overfitting check: the tiny set (made once), 400 steps with the extra settings given, scored on its own
-# training videos; $1 is the stage, which names the run folder and benches/results/<stage>.json.
+# training videos; $1 is the stage, which names the run folder and benches/results/<stage, - as _>.json.
 overfit_check() {
   local stage=$1; shift
   [ -f "$EXP/tiny/annotations.json" ] || $BIN/amma-edge data synth --out "$EXP/tiny" --videos 16 --seed 7 --test-fraction 0.5
