@@ -37,8 +37,9 @@ def default_source(frames: int) -> str:
 
 
 def step_frames(config: Any) -> int:
-    """Video frames per pipeline step: a clip's span for AMMA (t·frame_step), 1 for A* (one key frame)."""
-    return config.clip_span if isinstance(config, AMMAConfig) else 1
+    """Video frames per pipeline step: one clip hop for AMMA (t·frame_step unless clips overlap), 1 for A*
+    (one key frame)."""
+    return config.clip_hop if isinstance(config, AMMAConfig) else 1
 
 
 @contextlib.contextmanager

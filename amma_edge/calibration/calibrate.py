@@ -281,10 +281,10 @@ def calibration_inputs(bundle: ModelBundle, models: Mapping[str, Any], gt: Any, 
     config = bundle.config
     videos = split_videos(gt, options.split, str(data))
     amma = isinstance(config, AMMAConfig)
-    lengths = clip_counts(gt, videos, config.clip_span) if amma else {v: gt.nframes[v] for v in videos}
+    lengths = clip_counts(gt, videos, config.clip_hop) if amma else {v: gt.nframes[v] for v in videos}
     picks = spread_picks(lengths, options.samples)
     if not picks:
-        unit = f"whole clips of {config.clip_span} frames" if amma else "frames"
+        unit = f"clip (the first ends at frame {config.clip_hop})" if amma else "frames"
         raise AmmaEdgeError(f"the {options.split} videos of {data} hold no {unit}: pass a dataset with longer videos")
     key = {"checkpoint_sha256": bundle.checkpoint_sha256, "model_config": config_to_dict(config),
            "dataset": str(data.resolve()), "split": options.split,

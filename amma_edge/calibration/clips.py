@@ -82,9 +82,10 @@ def spread_picks(lengths: Mapping[str, int], count: int) -> list[Picks]:
     return picks
 
 
-def clip_counts(gt: Any, videos: Sequence[str], span: int) -> dict[str, int]:
-    """Whole clips spanning `span` frames per video: the clips streaming encodes (later frames are unused)."""
-    return {v: gt.nframes.get(v, 0) // span for v in videos}
+def clip_counts(gt: Any, videos: Sequence[str], hop: int) -> dict[str, int]:
+    """Clips per video when one ends every `hop` frames (the config's clip_hop): the clips streaming encodes
+    (frames after the last clip end are unused)."""
+    return {v: gt.nframes.get(v, 0) // hop for v in videos}
 
 
 def split_videos(gt: Any, split: str, dataset: str) -> list[str]:
@@ -113,7 +114,7 @@ def iter_amma_samples(config: AMMAConfig, read_frame: Callable[[str, int], np.nd
             log(f"  [{number + 1}/{len(picks)}] {pick.video}: {len(pick.positions)} clip(s)")
 
         def clip(i: int) -> np.ndarray:
-            frames = [read_frame(pick.video, int(f)) for f in stream_clip_frames(i, t, config.frame_step)]
+            frames = [read_frame(pick.video, int(f)) for f in stream_clip_frames(i, t, config.frame_step, config.hop)]
             return native.preprocess_batch(frames, mean=config.mean, std=config.std, size=config.input_size)
 
         features: dict[int, np.ndarray] = {}

@@ -141,8 +141,8 @@ class AMMATrainDataset(_ClipDataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         cfg: AMMAConfig = self.config  # type: ignore[assignment]
         video, key = self.samples[i]
-        labels, boxes = amma_tubelets(self.gt.gttubes[video], key, cfg.K, cfg.t, cfg.frame_step)
-        frames = self._read(video, amma_clip_frames(key, cfg.K, cfg.t, cfg.frame_step))
+        labels, boxes = amma_tubelets(self.gt.gttubes[video], key, cfg.K, cfg.t, cfg.frame_step, cfg.hop)
+        frames = self._read(video, amma_clip_frames(key, cfg.K, cfg.t, cfg.frame_step, cfg.hop))
         clips, boxes = self._prepare(video, frames, boxes)
         targets = amma_targets(labels, boxes, cfg.num_classes, cfg.input_size, cfg.stride, self.max_objs,
                                self.min_radius)
@@ -225,7 +225,7 @@ class EvalDataset(_ClipDataset):
     ):
         super().__init__(root, gt, config, evaluation_samples(gt, split, split_index), None, read_frame)
         self.frame_stride = frame_stride
-        self._window = (config.K * config.t * config.frame_step if isinstance(config, AMMAConfig)
+        self._window = ((config.K - 1) * config.clip_hop + config.clip_span if isinstance(config, AMMAConfig)
                         else config.clip_len * frame_stride)
         self._recent: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 
@@ -243,7 +243,7 @@ class EvalDataset(_ClipDataset):
         video, key = self.samples[i]
         cfg = self.config
         if isinstance(cfg, AMMAConfig):
-            frame_ids = amma_clip_frames(key, cfg.K, cfg.t, cfg.frame_step)
+            frame_ids = amma_clip_frames(key, cfg.K, cfg.t, cfg.frame_step, cfg.hop)
         else:
             frame_ids = window_frames(key, cfg.clip_len, self.frame_stride)
         frames = self._read(video, frame_ids)

@@ -1,9 +1,9 @@
 """Which frames make up a sample, which key frames are samples, and the ground-truth boxes a sample carries.
 
-Both detectors look only backwards from the key frame (the real-time setting): AMMA sees K non-overlapping
-clips of t frames whose last frame is the key frame, A* a window of past frames ending at it. Frames
-before the start of the video are replaced by frame 1, as the AMMA paper pads short videos with their
-first frame ("an action without movement at the beginning").
+Both detectors look only backwards from the key frame (the real-time setting): AMMA sees K clips of t frames
+(consecutive, or overlapping when the config's hop is below t) whose last frame is the key frame, A* a window
+of past frames ending at it. Frames before the start of the video are replaced by frame 1, as the AMMA paper
+pads short videos with their first frame ("an action without movement at the beginning").
 
 Key-frame rule for training. Every frame at which at least one tube is active is a training key frame,
 including the first frames of a tube, whose earlier clip ends fall before the tube starts. For those
@@ -29,27 +29,40 @@ from amma_edge.errors import AmmaEdgeError
 Tubes = Mapping[int, Sequence[np.ndarray]]  # label -> tubes, each N×5 (frame, x1, y1, x2, y2)
 
 
-def amma_clip_frames(key_frame: int, K: int, t: int, step: int = 1) -> np.ndarray:
+def amma_clip_frames(key_frame: int, K: int, t: int, step: int = 1, hop: int | None = None) -> np.ndarray:
     """Frame numbers (K, t) of the K clips of t frames, `step` apart, ending at `key_frame`.
 
-    Row k ends at key − (K−1−k)·t·step. Frames before the start of the video repeat the first frame on the
-    key frame's grid (frame 1 when step is 1): that is the frame a stream, which only ever reads that grid,
-    has to pad with, so offline samples and the stream see the same clips.
+    Row k ends at key − (K−1−k)·hop·step, with `hop` (default t: clips that do not overlap) sampled frames
+    between clip ends. Frames before the start of the video repeat the first frame on the key frame's grid
+    (frame 1 when step is 1): that is the frame a stream, which only ever reads that grid, has to pad with,
+    so offline samples and the stream see the same clips.
     """
     _check_key(key_frame)
+    hop = _check_steps(t, step, hop)
+    ends = key_frame - step * hop * np.arange(K - 1, -1, -1, dtype=np.int64)
+    frames = ends[:, None] - step * np.arange(t - 1, -1, -1, dtype=np.int64)[None, :]
+    first = (key_frame - 1) % step + 1
+    return np.maximum(frames, first)
+
+
+def stream_clip_frames(index: int, t: int, step: int = 1, hop: int | None = None) -> np.ndarray:
+    """Frame numbers (t,) of a stream's `index`-th clip (from 1): it ends at index·hop·step, frames `step`
+    apart (hop defaults to t). Frames before the start repeat the stream's first frame, frame `step`."""
+    if index < 1:
+        raise AmmaEdgeError(f"stream clips count from 1, got clip {index}")
+    hop = _check_steps(t, step, hop)
+    frames = index * hop * step - step * np.arange(t - 1, -1, -1, dtype=np.int64)
+    return np.maximum(frames, step)
+
+
+def _check_steps(t: int, step: int, hop: int | None) -> int:
+    """The hop to use (t when None or 0), after checking it and the frame step."""
     if step < 1:
         raise AmmaEdgeError(f"the frame step must be at least 1, got {step}")
-    frames = key_frame - step * np.arange(K * t - 1, -1, -1, dtype=np.int64)
-    first = (key_frame - 1) % step + 1
-    return np.maximum(frames, first).reshape(K, t)
-
-
-def stream_clip_frames(index: int, t: int, step: int = 1) -> np.ndarray:
-    """Frame numbers (t,) of a stream's `index`-th clip (from 1): it ends at index·t·step, frames `step` apart."""
-    if index < 1 or step < 1:
-        raise AmmaEdgeError(f"stream clips count from 1 and the frame step is at least 1, got clip {index}, "
-                            f"step {step}")
-    return index * t * step - step * np.arange(t - 1, -1, -1, dtype=np.int64)
+    hop = hop or t
+    if not 1 <= hop <= t:
+        raise AmmaEdgeError(f"clip ends are 1 to t={t} sampled frames apart (the hop), got {hop}")
+    return int(hop)
 
 
 def window_frames(key_frame: int, length: int, stride: int = 1) -> np.ndarray:
@@ -80,9 +93,10 @@ def boxes_at(tubes: Tubes, key_frame: int, frames: np.ndarray) -> tuple[np.ndarr
     return np.asarray(labels, np.int64), np.stack(boxes)
 
 
-def amma_tubelets(tubes: Tubes, key_frame: int, K: int, t: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def amma_tubelets(tubes: Tubes, key_frame: int, K: int, t: int, step: int = 1,
+                  hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Labels (N,) and boxes (N, K, 4) at the last frame of each of the K clips ending at `key_frame`."""
-    return boxes_at(tubes, key_frame, amma_clip_frames(key_frame, K, t, step)[:, -1])
+    return boxes_at(tubes, key_frame, amma_clip_frames(key_frame, K, t, step, hop)[:, -1])
 
 
 def keyframe_boxes(tubes: Tubes, key_frame: int) -> tuple[np.ndarray, np.ndarray]:

@@ -75,8 +75,8 @@ def evaluate_amma(
             on_video(index, len(videos), video)
         stream = TubeletStream(encode, head, config, original_size=gt.resolution[video], linker=linker)
         accepted: list[LinkedTube] = []
-        for clip_index, end in enumerate(clip_ends_for(gt.nframes[video], config.clip_span), start=1):
-            frames = [reader(video, int(f)) for f in stream_clip_frames(clip_index, config.t, config.frame_step)]
+        for clip_index, end in enumerate(clip_ends_for(gt.nframes[video], config.clip_hop), start=1):
+            frames = [reader(video, int(f)) for f in stream_clip_frames(clip_index, config.t, config.frame_step, config.hop)]
             clip = native.preprocess_batch(frames, mean=config.mean, std=config.std, size=config.input_size)
             step = stream.push_clip(clip)
             if on_step:

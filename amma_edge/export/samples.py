@@ -55,7 +55,7 @@ def dataset_samples(config: ModelConfig, dataset: str | os.PathLike, count: int 
             video = videos[index]
             key = max(1, gt.nframes[video] // 2)
             if isinstance(config, AMMAConfig):
-                numbers = amma_clip_frames(key, config.K, config.t, config.frame_step)  # (K, t)
+                numbers = amma_clip_frames(key, config.K, config.t, config.frame_step, config.hop)  # (K, t)
             else:
                 numbers = window_frames(key, config.clip_len)[None]  # (1, T)
             clips = [preprocess_batch([reader(video, int(f)) for f in row], mean=config.mean, std=config.std,

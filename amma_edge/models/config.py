@@ -36,6 +36,11 @@ class AMMAConfig:
     K·t·frame_step frames of time at the cost of K·t: longer context for actions told apart by where they
     go (sit_down against stand_up), and a camera stream the device reads at 1/frame_step of its rate. The
     frames in between get boxes interpolated between clip ends, as every frame between clip ends does.
+
+    `hop` < t makes consecutive clips overlap: clip ends `hop` sampled frames apart, each clip still t frames
+    long. The micro-motion stream then sees t frames of movement per clip while boxes stay `hop` frames
+    apart; on a stream the encoder still runs once per new clip, one per `hop` frames. 0 (the default, as
+    published) means hop = t: consecutive clips that do not overlap.
     """
 
     name: str = "amma-s"
@@ -52,6 +57,7 @@ class AMMAConfig:
     decoder: str = "amma"  # one of AMMA_DECODERS
     output_stride: int = 8  # R, one of AMMA_OUTPUT_STRIDES
     frame_step: int = 1  # the model reads every frame_step-th video frame (1: every frame, as published)
+    hop: int = 0  # sampled frames from one clip end to the next, 1..t; 0 means t (clips do not overlap)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     family: str = dataclasses.field(default="amma", init=False)
@@ -68,6 +74,9 @@ class AMMAConfig:
         if int(self.frame_step) != self.frame_step or self.frame_step < 1:
             raise ValueError(f"frame_step must be a whole number of frames, at least 1 (1 reads every frame), "
                              f"got {self.frame_step}")
+        if int(self.hop) != self.hop or not 0 <= self.hop <= max(self.t, 1):
+            raise ValueError(f"hop must be a whole number of sampled frames from 1 to t={self.t} (clips that "
+                             f"overlap by t - hop frames), or 0 for hop = t; got {self.hop}")
         if self.t < 2 and self.micro_motion != "none":
             raise ValueError(f"micro-motion needs clips of at least 2 frames (t >= 2), got t={self.t}")
         if self.t < 1:
@@ -84,6 +93,12 @@ class AMMAConfig:
     def clip_span(self) -> int:
         """Video frames one clip covers: t sampled frames, frame_step apart."""
         return self.t * self.frame_step
+
+    @property
+    def clip_hop(self) -> int:
+        """Video frames from one clip end to the next: `hop` (or t) sampled frames, frame_step apart. The
+        stream encodes one clip, and the head scores one step, per clip_hop frames."""
+        return (self.hop or self.t) * self.frame_step
 
     @property
     def output_size(self) -> tuple[int, int]:

@@ -214,25 +214,31 @@ class Pipeline:
                                               linker=self.config.linker, top_n=self.config.top_n)
         linker = stream.linker = _TimedLinker(self.config.linker, self.timer)
         clip = np.empty((config.t, 3, *config.input_size), np.float32)
-        span, frame_step = config.clip_span, config.frame_step
-        held: list[Frame] = []  # every frame of the clip's span: all are rendered, every frame_step-th is read
+        hop, frame_step = config.clip_hop, config.frame_step
+        fresh = hop // frame_step  # sampled frames new to each clip: t, or fewer when clips overlap
+        held: list[Frame] = []  # the frames since the last clip end: all are rendered, every frame_step-th is read
         try:
             while True:
                 waited = 0.0
                 reason = None
-                while len(held) < span:
+                while len(held) < hop:
                     frame, reason, ms = self._next_frame()
                     waited += ms
                     if frame is None:
                         break
                     held.append(frame)
-                if reason is not None and len(held) < span:
+                if reason is not None and len(held) < hop:
                     self._render_frames(held, None, self._frames - len(held) + 1)  # the tail: no detection
                     return reason
                 clip_start = time.perf_counter()
                 with self.timer.time("preprocess"):
                     read = [f.image for f in held[frame_step - 1::frame_step]]
-                    native.preprocess_batch(read, clip, mean=config.mean, std=config.std)
+                    # Overlapping clips keep their last t - fresh preprocessed frames: each frame is
+                    # preprocessed once, and the camera buffers go back as soon as they are rendered.
+                    clip[:config.t - fresh] = clip[fresh:]
+                    native.preprocess_batch(read, clip[config.t - fresh:], mean=config.mean, std=config.std)
+                    if stream.clips_seen == 0:  # before the video: its first frame, as offline sampling pads
+                        clip[:config.t - fresh] = clip[config.t - fresh]
                 encode.total_ms = head.total_ms = 0.0
                 linker.last_ms = 0.0
                 start = time.perf_counter()

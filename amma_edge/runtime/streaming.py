@@ -4,16 +4,17 @@ features from a cache, then head, decode and online linking.
 Evaluation runs exactly this class over every test video, so the accuracy reported is the accuracy of the
 deployed path, feature caching included.
 
-Clips are consecutive and non-overlapping: the i-th clip ends at frame i·s, where s = t·frame_step is the
-span of a clip, and holds its t frames frame_step apart (frames numbered from 1; with frame_step 1, frames
-(i−1)·t + 1 … i·t). At the first clip the cache is filled with the feature of a clip made of that clip's
-first frame repeated t times, which is what offline sampling sees for clips before the start of a video
-(AMMA pads short videos with the first frame), so step i equals the offline K-clip forward at key frame i·s. Clip ends before frame 1 are padding: their
+The i-th clip ends at frame i·h, where h is the config's `clip_hop` (t·frame_step unless clips overlap), and
+holds its t frames frame_step apart (frames numbered from 1; with frame_step 1 and no overlap, frames
+(i−1)·t + 1 … i·t). Frames before the start of the video repeat its first frame, and at the first clip the
+cache is filled with the feature of a clip made of that clip's first frame repeated t times, which is what
+offline sampling sees for clips before the start of a video (AMMA pads short videos with the first frame),
+so step i equals the offline K-clip forward at key frame i·h. Clip ends before frame 1 are padding: their
 boxes are dropped. Linking starts at the K-th clip, the first whose tubelets span K real clip ends; its
-tubelets reach back to frame t, so tubes still start at the beginning of the video.
+tubelets reach back to frame h, so tubes still start at the beginning of the video.
 
 Every frame between two clip ends, read or skipped, gets a box (interpolated, see `interpolate_boxes`).
-Frames after the last whole clip (fewer than s at the end of a video) get no detection; a live stream
+Frames after the last clip end (fewer than h at the end of a video) get no detection; a live stream
 simply waits for the next clip.
 """
 from __future__ import annotations
@@ -118,11 +119,12 @@ class TubeletStream:
 
     @property
     def clips_seen(self) -> int:
-        return self._last_end // self.config.clip_span
+        return self._last_end // self.config.clip_hop
 
     def push_clip(self, clip: np.ndarray) -> StreamStep:
-        """The next clip, (t, 3, H, W) normalised float32: frames last_end + frame_step, + 2·frame_step, …,
-        last_end + t·frame_step (with frame_step 1, the t frames after the last clip)."""
+        """The next clip, (t, 3, H, W) normalised float32: the t frames, frame_step apart, that end clip_hop
+        frames after the last clip end (`amma_edge.data.sampling.stream_clip_frames`; with frame_step 1 and
+        clips that do not overlap, the t frames after the last clip)."""
         c = self.config
         if clip.ndim != 4 or clip.shape[0] != c.t or clip.shape[1] != 3:
             raise InputShapeError(f"a stream clip is (t={c.t}, 3, H, W) normalised float32; got {clip.shape}")
@@ -133,15 +135,15 @@ class TubeletStream:
             padding = np.ascontiguousarray(self.encode(np.repeat(clip[:1], c.t, axis=0)), dtype=np.float32)
             self._cache.fill_with(padding)
         self._cache.push(feature)
-        span = c.clip_span
-        end = self._last_end + span
+        hop = c.clip_hop
+        end = self._last_end + hop
         outputs = self.head(self._cache.view())
         tubelets = decode(
             outputs["center"], outputs["trajectory"], outputs["box"],
             input_size=(clip.shape[2], clip.shape[3]), original_size=self.original_size,
             stride=c.stride, top_n=self.top_n,
         )
-        ends = end - span * np.arange(c.K - 1, -1, -1)
+        ends = end - hop * np.arange(c.K - 1, -1, -1)
         valid = ends >= 1
         if valid.all():
             events = self.linker.step(ends, tubelets)
@@ -162,9 +164,9 @@ class TubeletStream:
         return events
 
 
-def clip_ends_for(nframes: int, span: int) -> list[int]:
-    """The clip ends a stream over a video of `nframes` frames produces: s, 2s, … for clips spanning s frames
-    (the config's `clip_span`, t·frame_step)."""
-    if span < 1:
-        raise AmmaEdgeError(f"a clip spans at least 1 frame, got {span}")
-    return list(range(span, nframes + 1, span))
+def clip_ends_for(nframes: int, hop: int) -> list[int]:
+    """The clip ends a stream over a video of `nframes` frames produces: h, 2h, … for clip ends h frames
+    apart (the config's `clip_hop`: t·frame_step unless clips overlap)."""
+    if hop < 1:
+        raise AmmaEdgeError(f"clip ends are at least 1 frame apart, got {hop}")
+    return list(range(hop, nframes + 1, hop))

@@ -75,6 +75,32 @@ def test_offline_clips_at_a_stream_clip_end_are_the_streams_clips(index, K, t, s
         np.testing.assert_array_equal(row, expected)
 
 
+def test_overlapping_clips_end_hop_frames_apart_and_pad_before_the_start():
+    np.testing.assert_array_equal(amma_clip_frames(12, K=3, t=4, hop=2),
+                                  [[5, 6, 7, 8], [7, 8, 9, 10], [9, 10, 11, 12]])
+    np.testing.assert_array_equal(amma_clip_frames(4, K=3, t=4, hop=2), [[1, 1, 1, 1], [1, 1, 1, 2], [1, 2, 3, 4]])
+    np.testing.assert_array_equal(amma_clip_frames(10, K=2, t=4, step=2, hop=2), [[2, 2, 4, 6], [4, 6, 8, 10]])
+    np.testing.assert_array_equal(stream_clip_frames(1, 4, step=2, hop=2), [2, 2, 2, 4])
+    np.testing.assert_array_equal(amma_clip_frames(12, K=3, t=4, hop=0), amma_clip_frames(12, K=3, t=4))
+    for bad in (5, -1):
+        with pytest.raises(AmmaEdgeError, match=f"1 to t=4 sampled frames apart.*got {bad}"):
+            amma_clip_frames(12, K=3, t=4, hop=bad)
+
+
+@settings(max_examples=60, deadline=None)
+@given(index=st.integers(1, 40), K=st.integers(1, 5), t=st.integers(1, 6), step=st.integers(1, 4),
+       hop_fraction=st.floats(0.0, 1.0))
+def test_offline_overlapping_clips_at_a_stream_clip_end_are_the_streams_clips(index, K, t, step, hop_fraction):
+    """The same agreement when clips overlap: the stream's clip i ends at i·hop·step and training samples there
+    the stream's last K clips, the clips before its first one being its first frame repeated."""
+    hop = max(1, round(hop_fraction * t))
+    offline = amma_clip_frames(index * hop * step, K, t, step, hop)
+    first = stream_clip_frames(1, t, step, hop)[0]
+    for row, clip in zip(offline, range(index - K + 1, index + 1)):
+        expected = stream_clip_frames(clip, t, step, hop) if clip >= 1 else np.full(t, first)
+        np.testing.assert_array_equal(row, expected)
+
+
 def test_astar_window_is_past_frames_padded_with_frame_one():
     np.testing.assert_array_equal(window_frames(3, 5), [1, 1, 1, 2, 3])
     np.testing.assert_array_equal(window_frames(10, 4, stride=2), [4, 6, 8, 10])

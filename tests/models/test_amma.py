@@ -123,6 +123,14 @@ def test_a_frame_step_must_be_a_whole_number_of_frames_and_sets_the_clip_span():
             small("shufflenet_v2", frame_step=bad)
 
 
+def test_a_hop_overlaps_clips_and_sets_how_far_apart_clip_ends_are():
+    assert small("shufflenet_v2").clip_hop == 4  # hop 0: clips do not overlap
+    assert small("shufflenet_v2", hop=2, frame_step=3).clip_hop == 6
+    for bad in (5, -1, 1.5):
+        with pytest.raises(ValueError, match=f"hop must be a whole number of sampled frames from 1 to t=4.*got {bad}"):
+            small("shufflenet_v2", hop=bad)
+
+
 def test_unknown_decoder_names_the_choices():
     with pytest.raises(ValueError, match="decoder must be one of amma, skip; got 'fpn'"):
         small("shufflenet_v2", decoder="fpn")

@@ -85,6 +85,25 @@ def test_a_frame_step_2_model_reads_every_other_frame_and_boxes_them_all(dataset
     assert_same_tubes(result.tubes, offline.tubes[VIDEO])
 
 
+@pytest.mark.parametrize("frame_step", [1, 2])
+def test_overlapping_clips_stream_as_offline_evaluation_scores_them(dataset, tmp_path, frame_step):
+    """Clips of t = 4 whose ends are 2 sampled frames apart: the camera pipeline keeps the overlapping
+    preprocessed frames, runs once per 2·frame_step frames, and reports exactly what evaluation scores."""
+    root, gt = dataset
+    config = dataclasses.replace(tiny_amma_config(), hop=2, frame_step=frame_step)
+    ckpt = save_tiny_checkpoint(tmp_path / f"hop2-step{frame_step}.pt", config)
+    with open_model(ckpt, options=RunnerOptions(threads=1)) as model:
+        assert model.config.clip_hop == 2 * frame_step
+        offline = evaluate_amma(model.encode, model.head, model.config, root, gt, videos=[VIDEO], linker=LINKER)
+        with open_source(str(gt.frame_path(root, VIDEO, 1).parent)) as source:
+            result = Pipeline(model, source, config=PipelineConfig(linker=LINKER, keep_detections=True)).run()
+    hop = 2 * frame_step
+    assert result.frames == NFRAMES and result.steps == NFRAMES // hop
+    np.testing.assert_array_equal(np.unique(result.detections[:, 1]), np.arange(1, hop * (NFRAMES // hop) + 1))
+    np.testing.assert_array_equal(result.detections, offline.detections)
+    assert_same_tubes(result.tubes, offline.tubes[VIDEO])
+
+
 def test_astar_streaming_equals_offline_evaluation(dataset, tmp_path):
     root, gt = dataset
     config = get_config("astar-x3dm", num_classes=3, input_size=(64, 64), clip_len=4, width=0.25, head_channels=16,

@@ -130,6 +130,41 @@ def test_step_rows_are_the_offline_rows_of_the_new_frames():
     assert StreamStep(np.array([4]), Tubelets.empty(1), np.arange(1, 5)).frame_detections(0).shape == (0, 8)
 
 
+@pytest.mark.parametrize("frame_step", [1, 2])
+def test_overlapping_clips_stream_equals_offline_forward_at_every_clip_end(frame_step):
+    """Clips of t = 4 with ends 2 sampled frames apart (hop 2): each new clip shares half its frames with the
+    last, the stream steps every 2·frame_step frames, and every step equals the offline forward at its key
+    frame, including the first steps, whose clips reach before the video's start."""
+    config = AMMAConfig(name="tiny-hop2", backbone="shufflenet_v2", width=0.5, num_classes=4, K=3, t=4,
+                        input_size=(64, 64), hop=2, frame_step=frame_step)
+    torch.manual_seed(3)
+    model = build(config).eval()
+    video = np.random.default_rng(5).standard_normal((19, 3, 64, 64)).astype(np.float32)
+    stream = TubeletStream(*torch_callables(model), config, original_size=(120, 160))
+    hop = 2 * frame_step
+    ends = clip_ends_for(len(video), config.clip_hop)
+    assert ends == list(range(hop, 20, hop))
+    covered = []
+    for i, end in enumerate(ends, start=1):
+        read = stream_clip_frames(i, config.t, config.frame_step, config.hop)
+        np.testing.assert_array_equal(read, np.maximum(np.arange(end - 3 * frame_step, end + 1, frame_step),
+                                                       frame_step))
+        step = stream.push_clip(video[read - 1])
+        with torch.no_grad():
+            out = model(torch.from_numpy(video[amma_clip_frames(end, 3, 4, frame_step, hop=2) - 1])[None])
+        offline = decode(*(out[k][0].numpy() for k in ("center", "trajectory", "box")),
+                         input_size=(64, 64), original_size=(120, 160), stride=8)
+        unclamped_ends = end - hop * np.arange(2, -1, -1)
+        valid = unclamped_ends >= 1
+        np.testing.assert_array_equal(step.clip_ends, unclamped_ends[valid])
+        np.testing.assert_allclose(step.tubelets.scores, offline.scores, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(step.tubelets.boxes, offline.boxes[:, valid], rtol=1e-4, atol=1e-3)
+        np.testing.assert_array_equal(step.new_frames, np.arange(end - hop + 1, end + 1))
+        covered.append(step.frame_detections(0)[:, 1])
+    assert stream.clips_seen == len(ends)
+    np.testing.assert_array_equal(np.unique(np.concatenate(covered)), np.arange(1, ends[-1] + 1))
+
+
 def test_a_frame_step_2_stream_equals_offline_forward_and_boxes_every_frame():
     """With frame_step 2 the stream reads every other frame; each step still equals the offline forward on the
     frames sampling gives at its key frame, and the skipped frames get boxes too."""
