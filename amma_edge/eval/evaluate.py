@@ -24,7 +24,7 @@ from amma_edge.models.config import AMMAConfig, AStarConfig
 from amma_edge.runtime import native
 from amma_edge.runtime.frame_stream import Detect, FrameWindowStream
 from amma_edge.runtime.linking import LinkedTube, LinkerConfig, TubeEnded
-from amma_edge.runtime.streaming import Encode, Head, StreamStep, TubeletStream, clip_ends_for
+from amma_edge.runtime.streaming import ClipBuffer, Encode, Head, StreamStep, TubeletStream, clip_ends_for
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,12 @@ def evaluate_amma(
         if on_video:
             on_video(index, len(videos), video)
         stream = TubeletStream(encode, head, config, original_size=gt.resolution[video], linker=linker)
+        clips = ClipBuffer(config)
         accepted: list[LinkedTube] = []
+        fresh = config.new_frames_per_clip
         for clip_index, end in enumerate(clip_ends_for(gt.nframes[video], config.clip_hop), start=1):
-            frames = [reader(video, int(f)) for f in stream_clip_frames(clip_index, config.t, config.frame_step, config.hop)]
-            clip = native.preprocess_batch(frames, mean=config.mean, std=config.std, size=config.input_size)
-            step = stream.push_clip(clip)
+            new = stream_clip_frames(clip_index, config.t, config.frame_step, config.hop)[-fresh:]
+            step = stream.push_clip(clips.push([reader(video, int(f)) for f in new]))
             if on_step:
                 on_step(video, step)
             detections.append(step.frame_detections(index))

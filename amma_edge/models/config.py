@@ -74,7 +74,7 @@ class AMMAConfig:
         if int(self.frame_step) != self.frame_step or self.frame_step < 1:
             raise ValueError(f"frame_step must be a whole number of frames, at least 1 (1 reads every frame), "
                              f"got {self.frame_step}")
-        if int(self.hop) != self.hop or not 0 <= self.hop <= max(self.t, 1):
+        if int(self.hop) != self.hop or not 0 <= self.hop <= self.t:
             raise ValueError(f"hop must be a whole number of sampled frames from 1 to t={self.t} (clips that "
                              f"overlap by t - hop frames), or 0 for hop = t; got {self.hop}")
         if self.t < 2 and self.micro_motion != "none":
@@ -95,10 +95,15 @@ class AMMAConfig:
         return self.t * self.frame_step
 
     @property
+    def new_frames_per_clip(self) -> int:
+        """Sampled frames each clip adds to the one before: `hop`, or t when clips do not overlap."""
+        return self.hop or self.t
+
+    @property
     def clip_hop(self) -> int:
-        """Video frames from one clip end to the next: `hop` (or t) sampled frames, frame_step apart. The
-        stream encodes one clip, and the head scores one step, per clip_hop frames."""
-        return (self.hop or self.t) * self.frame_step
+        """Video frames from one clip end to the next: new_frames_per_clip sampled frames, frame_step apart.
+        The stream encodes one clip, and the head scores one step, per clip_hop frames."""
+        return self.new_frames_per_clip * self.frame_step
 
     @property
     def output_size(self) -> tuple[int, int]:

@@ -40,7 +40,7 @@ from amma_edge.runtime.sinks.base import FrameBoxes, Sink, StreamInfo
 from amma_edge.runtime.sinks.events import TubeReporter
 from amma_edge.runtime.sinks.timing import StageTimer
 from amma_edge.runtime.sinks.video import draw_boxes
-from amma_edge.runtime.streaming import TubeletStream
+from amma_edge.runtime.streaming import ClipBuffer, TubeletStream
 
 AMMA_STAGES = ("capture wait", "preprocess", "encoder", "head", "decode", "link", "render", "total")
 ASTAR_STAGES = ("capture wait", "preprocess", "detector", "decode", "link", "render", "total")
@@ -213,9 +213,8 @@ class Pipeline:
         self._stream = stream = TubeletStream(encode, head, config, original_size=frame_size,
                                               linker=self.config.linker, top_n=self.config.top_n)
         linker = stream.linker = _TimedLinker(self.config.linker, self.timer)
-        clip = np.empty((config.t, 3, *config.input_size), np.float32)
+        clips = ClipBuffer(config)
         hop, frame_step = config.clip_hop, config.frame_step
-        fresh = hop // frame_step  # sampled frames new to each clip: t, or fewer when clips overlap
         held: list[Frame] = []  # the frames since the last clip end: all are rendered, every frame_step-th is read
         try:
             while True:
@@ -232,13 +231,7 @@ class Pipeline:
                     return reason
                 clip_start = time.perf_counter()
                 with self.timer.time("preprocess"):
-                    read = [f.image for f in held[frame_step - 1::frame_step]]
-                    # Overlapping clips keep their last t - fresh preprocessed frames: each frame is
-                    # preprocessed once, and the camera buffers go back as soon as they are rendered.
-                    clip[:config.t - fresh] = clip[fresh:]
-                    native.preprocess_batch(read, clip[config.t - fresh:], mean=config.mean, std=config.std)
-                    if stream.clips_seen == 0:  # before the video: its first frame, as offline sampling pads
-                        clip[:config.t - fresh] = clip[config.t - fresh]
+                    clip = clips.push([f.image for f in held[frame_step - 1::frame_step]])
                 encode.total_ms = head.total_ms = 0.0
                 linker.last_ms = 0.0
                 start = time.perf_counter()

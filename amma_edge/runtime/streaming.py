@@ -19,13 +19,14 @@ simply waits for the next clip.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from amma_edge.errors import AmmaEdgeError, InputShapeError
 from amma_edge.models.config import AMMAConfig
+from amma_edge.runtime import native
 from amma_edge.runtime.decode import DEFAULT_TOP_N, Tubelets, decode
 from amma_edge.runtime.linking import LinkerConfig, TubeEvent, TubeLinker
 from amma_edge.runtime.native import FeatureCache
@@ -92,6 +93,40 @@ def frame_rows(video_index: int, frames: np.ndarray, tubelets: Tubelets, boxes: 
         np.repeat(tubelets.scores, t).astype(np.float64),
         boxes.reshape(n * t, 4),
     ])
+
+
+class ClipBuffer:
+    """A stream's current clip (t, 3, H, W), made from the sampled frames each clip adds to the one before.
+
+    Overlapping clips (hop < t) share t − hop frames with the clip before: those stay preprocessed here instead
+    of being read and preprocessed again, so the caller only ever holds the new frames (a camera's buffers go
+    back once rendered). At the first clip the frames before the video repeat its first frame, as offline
+    sampling pads. Camera pipeline and evaluation both build their clips here, so both feed the stream the
+    same clips. The returned array is this buffer's, overwritten by the next `push`.
+    """
+
+    def __init__(self, config: AMMAConfig):
+        self.config = config
+        self.clip = np.empty((config.t, 3, *config.input_size), np.float32)
+        self._started = False
+
+    def push(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """The next clip from its `new_frames_per_clip` new frames (H, W, 3) uint8 BGR, oldest first."""
+        c = self.config
+        fresh = c.new_frames_per_clip
+        if len(frames) != fresh:
+            raise InputShapeError(f"each clip adds {fresh} sampled frames (hop {c.hop}, t={c.t}); got {len(frames)}")
+        keep = c.t - fresh
+        self.clip[:keep] = self.clip[fresh:]
+        native.preprocess_batch(frames, self.clip[keep:], mean=c.mean, std=c.std)
+        if not self._started:
+            self.clip[:keep] = self.clip[keep]
+            self._started = True
+        return self.clip
+
+    def reset(self) -> None:
+        """Start a new video: the next clip is a first clip again."""
+        self._started = False
 
 
 class TubeletStream:

@@ -193,3 +193,24 @@ def test_a_frame_step_2_stream_equals_offline_forward_and_boxes_every_frame():
         covered.append(step.frame_detections(0)[:, 1])
     assert stream.clips_seen == 4
     np.testing.assert_array_equal(np.unique(np.concatenate(covered)), np.arange(1, 33))
+
+
+@pytest.mark.parametrize("hop", [0, 1, 3])
+def test_a_clip_buffer_gives_the_clips_stream_clip_frames_names(hop):
+    """Fed only each clip's new frames, the buffer holds exactly the clip read whole from the video: the frames
+    that overlap the last clip kept, the frames before the video its first frame."""
+    from amma_edge.runtime import native
+    from amma_edge.runtime.streaming import ClipBuffer
+
+    config = AMMAConfig(name="tiny-buffer", backbone="shufflenet_v2", width=0.5, num_classes=4, K=3, t=4,
+                        input_size=(32, 32), hop=hop)
+    video = np.random.default_rng(6).integers(0, 256, (20, 40, 48, 3), dtype=np.uint8)  # frames 1..20
+    buffer, fresh = ClipBuffer(config), config.new_frames_per_clip
+    for i, _ in enumerate(clip_ends_for(len(video), config.clip_hop), start=1):
+        frames = stream_clip_frames(i, config.t, 1, config.hop)
+        got = buffer.push([video[f - 1] for f in frames[-fresh:]])
+        whole = native.preprocess_batch([video[f - 1] for f in frames], mean=config.mean, std=config.std,
+                                        size=config.input_size)
+        np.testing.assert_array_equal(got, whole)
+    with pytest.raises(InputShapeError, match=f"each clip adds {fresh} sampled frames.*got {fresh + 1}"):
+        buffer.push([video[0]] * (fresh + 1))
