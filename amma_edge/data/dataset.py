@@ -76,28 +76,33 @@ class _ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _read(self, video: str, frames: np.ndarray) -> list[np.ndarray]:
-        """Decode each distinct frame once (padding repeats frame 1)."""
-        decoded: dict[int, np.ndarray] = {}
-        out = []
-        for f in frames.reshape(-1).tolist():
-            if f not in decoded:
-                decoded[f] = self._decode(video, f)
-            out.append(decoded[f])
-        return out
+    def _read(self, video: str, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Decode each distinct frame once; return them and, per requested frame, its index among them.
+
+        Overlapping clips (hop < t) and the padding before frame 1 ask for the same frame more than once; the
+        index lets `_prepare` augment and normalise each distinct frame once and expand at the end.
+        """
+        distinct, index = np.unique(np.asarray(frames).reshape(-1), return_inverse=True)
+        return [self._decode(video, int(f)) for f in distinct.tolist()], index.reshape(-1)
 
     def _decode(self, video: str, frame: int) -> np.ndarray:
         return self.read_frame(video, frame)
 
-    def _prepare(self, video: str, frames: list[np.ndarray], boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scale annotation boxes to the decoded size, augment or resize, normalise: (N, 3, H, W), boxes."""
+    def _prepare(
+        self, video: str, frames: list[np.ndarray], index: np.ndarray, boxes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scale annotation boxes to the decoded size, augment or resize, normalise: (N, 3, H, W), boxes.
+
+        One augmentation is drawn per sample and applied alike to every frame, so transforming the distinct
+        frames and then taking `index` gives what transforming every requested frame would, for less work.
+        """
         boxes = self._to_frame_scale(video, frames[0].shape, boxes)
         if self.augment is not None:
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
             images, boxes = augment_clip(frames, boxes, self.config.input_size, self.augment, rng, self._fill)
         else:
             images, boxes = resize_clip(frames, boxes, self.config.input_size)
-        return normalise_frames(images, self.config.mean, self.config.std), boxes
+        return normalise_frames(images, self.config.mean, self.config.std)[index], boxes
 
     def _to_frame_scale(self, video: str, shape: tuple[int, ...], boxes: np.ndarray) -> np.ndarray:
         annotated = self.gt.resolution.get(video)
@@ -142,8 +147,8 @@ class AMMATrainDataset(_ClipDataset):
         cfg: AMMAConfig = self.config  # type: ignore[assignment]
         video, key = self.samples[i]
         labels, boxes = amma_tubelets(self.gt.gttubes[video], key, cfg.K, cfg.t, cfg.frame_step, cfg.hop)
-        frames = self._read(video, amma_clip_frames(key, cfg.K, cfg.t, cfg.frame_step, cfg.hop))
-        clips, boxes = self._prepare(video, frames, boxes)
+        frames, index = self._read(video, amma_clip_frames(key, cfg.K, cfg.t, cfg.frame_step, cfg.hop))
+        clips, boxes = self._prepare(video, frames, index, boxes)
         targets = amma_targets(labels, boxes, cfg.num_classes, cfg.input_size, cfg.stride, self.max_objs,
                                self.min_radius)
         sample: dict[str, Any] = {"clips": torch.from_numpy(clips.reshape((cfg.K, cfg.t) + clips.shape[1:]))}
@@ -194,8 +199,8 @@ class AStarTrainDataset(_ClipDataset):
         video, key = self.samples[i]
         labels, boxes = keyframe_boxes(self.gt.gttubes[video], key)
         classes, boxes = merge_multilabel(labels, boxes, cfg.num_classes)
-        frames = self._read(video, window_frames(key, cfg.clip_len, self.frame_stride))
-        clips, boxes = self._prepare(video, frames, boxes)
+        frames, index = self._read(video, window_frames(key, cfg.clip_len, self.frame_stride))
+        clips, boxes = self._prepare(video, frames, index, boxes)
         targets = astar_targets(classes, boxes, self.anchors, cfg.input_size, ASTAR_STRIDE, self.max_objs)
         sample: dict[str, Any] = {"clips": torch.from_numpy(clips)}
         sample.update({k: torch.from_numpy(v) for k, v in targets.items()})
@@ -246,8 +251,8 @@ class EvalDataset(_ClipDataset):
             frame_ids = amma_clip_frames(key, cfg.K, cfg.t, cfg.frame_step, cfg.hop)
         else:
             frame_ids = window_frames(key, cfg.clip_len, self.frame_stride)
-        frames = self._read(video, frame_ids)
-        clips, _ = self._prepare(video, frames, np.zeros((0, 4), np.float32))
+        frames, index = self._read(video, frame_ids)
+        clips, _ = self._prepare(video, frames, index, np.zeros((0, 4), np.float32))
         if isinstance(cfg, AMMAConfig):
             clips = clips.reshape((cfg.K, cfg.t) + clips.shape[1:])
         resolution = self.gt.resolution.get(video, frames[0].shape[:2])

@@ -5,9 +5,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from amma_edge.data.annotations import GroundTruth
-from amma_edge.data.augment import AugmentConfig
-from amma_edge.data.dataset import AMMATrainDataset, AStarTrainDataset, EvalDataset
+from amma_edge.data.augment import AugmentConfig, augment_clip, mean_fill
+from amma_edge.data.dataset import AMMATrainDataset, AStarTrainDataset, EvalDataset, normalise_frames
 from amma_edge.data.frames import FrameReader
+from amma_edge.data.sampling import amma_clip_frames, amma_tubelets
+from amma_edge.data.targets import amma_targets
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.models.config import AMMAConfig, AStarConfig
 
@@ -95,6 +97,31 @@ def test_boxes_annotated_at_another_resolution_are_scaled_to_the_frames():
     scaled = AMMATrainDataset("unused", make_gt(scale=2.0), CONFIG, augment=None, read_frame=Reader())[3]
     for key in ("index", "movement", "size", "heatmap"):
         np.testing.assert_allclose(scaled[key], base[key], atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_overlapping_clips_are_augmented_as_one_draw_over_every_frame(seed):
+    # K=3 clips of 4 overlapping by 2 ask for 12 frames, 8 of them distinct: each is decoded and transformed once,
+    # and the sample is what one augmentation of all 12 requested frames gives.
+    config = AMMAConfig(K=3, t=4, hop=2, num_classes=3, input_size=(64, 64))
+    reader = Reader()
+    ds = AMMATrainDataset("unused", make_gt(), config, augment=AugmentConfig(), read_frame=reader)
+    torch.manual_seed(seed)
+    sample = ds[ds.samples.index(("v1", 10))]
+    assert reader.calls == [("v1", f) for f in range(3, 11)]
+
+    requested = amma_clip_frames(10, 3, 4, 1, 2)
+    labels, boxes = amma_tubelets(make_gt().gttubes["v1"], 10, 3, 4, 1, 2)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+    images, boxes = augment_clip([Reader()("v1", f) for f in requested.reshape(-1)], boxes, (64, 64),
+                                 AugmentConfig(), rng, mean_fill(config.mean))
+    expected = normalise_frames(images, config.mean, config.std).reshape(3, 4, 3, 64, 64)
+    np.testing.assert_array_equal(sample["clips"].numpy(), expected)
+    targets = amma_targets(labels, boxes, 3, (64, 64), config.stride, 128, 0)
+    for key in ("heatmap", "index", "movement", "size"):
+        np.testing.assert_array_equal(sample[key].numpy(), targets[key])
+    np.testing.assert_array_equal(sample["clips"][0, 2:], sample["clips"][1, :2])  # the shared frames agree
 
 
 @pytest.mark.parametrize("seed", range(4))
