@@ -3,10 +3,13 @@
 AMMA: float32; `--amp` as the trainer runs it (on a CPU bfloat16 autocast through oneDNN's AVX512-BF16 / AMX
 kernels, the stride-2 depthwise convolutions kept in float32, amma_edge.models.backbones.layers); and
 bfloat16 all the way (the strided depthwise convolutions in bfloat16 too, as `--amp` ran before).
-A* (X3D): float32 and `--amp`.
+A* (X3D): float32 and `--amp`. `--variants layout` (AMMA): `--amp` as is, with the weights in channels-last
+memory format (oneDNN's preferred layout for 2-D convolutions), and with the whole step under torch.compile
+(inductor, C++ on the CPU); its compile time is in `first_two_steps_s`, outside the medians.
 The variants alternate, repeat by repeat, on one batch of real training samples, so the ratios survive a
 noisy shared machine. Writes benches/results/train_step.json (AMMA) or train_step_astar.json (A*).
 Usage: python benches/bench_train_step.py [DATA] [--model amma-s] [--set decoder=skip ...] [--batch 16,8,4] [--steps 6]
+                                          [--variants amma|astar|layout] [--out NAME.json]
        python benches/bench_train_step.py --model astar-x3dm --input-size 128x128 --set width=0.5 --set clip_len=8 --batch 8
 """
 from __future__ import annotations
@@ -39,12 +42,16 @@ class Variant:
     name: str
     amp: bool  # autocast to the device's reduced precision
     float32_strided_depthwise: bool  # StridedDepthwiseConv2d stays float32 under CPU bfloat16 autocast
+    channels_last: bool = False  # 4-D weights (and so the activations they make) in NHWC memory order
+    compile: bool = False  # the step (model and loss) under torch.compile
 
 
 VARIANTS = {
     "amma": (Variant("float32", False, True), Variant("bfloat16", True, True),
              Variant("bfloat16_strided_depthwise_too", True, False)),
     "astar": (Variant("float32", False, True), Variant("bfloat16", True, True)),
+    "layout": (Variant("bfloat16", True, True), Variant("bfloat16_channels_last", True, True, channels_last=True),
+               Variant("bfloat16_compiled", True, True, compile=True)),
 }
 
 
@@ -54,7 +61,10 @@ def time_variants(config, batch: dict, dtype: torch.dtype, variants: tuple[Varia
     for v in variants:
         torch.manual_seed(0)
         step = TrainStep(build(config), build_loss(config, default_loss_config(config)))
-        modules[v.name] = (v, step, torch.optim.Adam(step.parameters(), 1e-3))
+        if v.channels_last:
+            step = step.to(memory_format=torch.channels_last)
+        optimizer = torch.optim.Adam(step.parameters(), 1e-3)
+        modules[v.name] = (v, torch.compile(step) if v.compile else step, optimizer)
 
     def one(name: str) -> float:
         v, step, optimizer = modules[name]
@@ -70,8 +80,11 @@ def time_variants(config, batch: dict, dtype: torch.dtype, variants: tuple[Varia
         finally:
             StridedDepthwiseConv2d.float32_under_cpu_bfloat16 = True
 
-    for name in modules:  # warm-up: oneDNN picks and caches its kernels on the first calls
+    first_two: dict[str, float] = {}
+    for name in modules:  # warm-up: oneDNN picks and caches its kernels on the first calls; compiling happens here
+        started = time.perf_counter()
         one(name), one(name)
+        first_two[name] = round(time.perf_counter() - started, 2)
     times: dict[str, list[float]] = {name: [] for name in modules}
     for _ in range(steps):
         for name in modules:
@@ -81,6 +94,7 @@ def time_variants(config, batch: dict, dtype: torch.dtype, variants: tuple[Varia
     return {"median_step_s": {k: round(v, 3) for k, v in median.items()},
             "speedup_over": first,
             "speedup": {k: round(median[first] / v, 3) for k, v in median.items() if k != first},
+            "first_two_steps_s": first_two,
             "step_s": {k: [round(x, 3) for x in v] for k, v in times.items()}}
 
 
@@ -94,6 +108,9 @@ def main() -> None:
     parser.add_argument("--batch", default="16,8,4", help="batch sizes, each timed on its own")
     parser.add_argument("--steps", type=int, default=6, help="timed steps per variant")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--variants", choices=sorted(VARIANTS), default=None,
+                        help="which set of variants (default: the model family's)")
+    parser.add_argument("--out", default=None, help="result file name under benches/results/")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -110,7 +127,9 @@ def main() -> None:
     gt, root = load_dataset(args.data)
     config = get_config(args.model, input_size=(h, w), num_classes=len(gt.labels), **overrides)
     train_set, _ = make_datasets(default_train_config(config), config, gt, root)
-    variants = VARIANTS[config.family]
+    variants = VARIANTS[args.variants or config.family]
+    if any(v.channels_last or v.compile for v in variants) and config.family != "amma":
+        sys.exit("--variants layout is for the AMMA models (2-D convolutions); A* has 3-D ones")
     result = {
         "bench": "train_step",
         "what": f"one {args.model} training step ({h}x{w}, {', '.join(args.sets)}): forward, loss, backward, Adam; "
@@ -125,7 +144,7 @@ def main() -> None:
         batch = torch.utils.data.default_collate([train_set[i] for i in range(size)])
         result["batches"][str(size)] = time_variants(config, batch, dtype, variants, args.steps)
         print(size, json.dumps({k: v for k, v in result["batches"][str(size)].items() if k != "step_s"}), flush=True)
-    name = "train_step.json" if config.family == "amma" else f"train_step_{config.family}.json"
+    name = args.out or ("train_step.json" if config.family == "amma" else f"train_step_{config.family}.json")
     out = Path(__file__).resolve().parent / "results" / name
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
