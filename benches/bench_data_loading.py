@@ -4,7 +4,9 @@ Training must not wait on data: the goal is well under a second per batch of 8 s
 t = 4 frames at 288×288, so 96 JPEG frames) on a 2-core machine. The bench writes its own small dataset —
 random smooth 320×240 JPEGs (the UCF101-24 / JHMDB-21 frame size) and a GroundTruth with moving boxes —
 and depends on nothing else. It times a DataLoader at 0 and 2 workers and, at 0 workers, splits the
-per-sample time into its stages.
+per-sample time into its stages. It also times the overlapping-clip recipe (K = 3, t = 8, hop = 4 at 128×160:
+24 frames asked for, 16 distinct) with each distinct frame augmented and normalised once, as the datasets do,
+against every requested frame transformed, the two alternating sample by sample.
 
     .venv/bin/python benches/bench_data_loading.py [--batches 8] [--out benches/results/data_loading.json]
 
@@ -115,6 +117,36 @@ def time_stages(root: Path, gt: GroundTruth, config: AMMAConfig, samples: int) -
     return {k: round(v / samples, 2) for k, v in totals.items()}
 
 
+def time_overlap(root: Path, gt: GroundTruth, samples: int) -> dict:
+    """Per-sample ms of augment + normalise for overlapping clips: distinct frames only against every frame."""
+    config = AMMAConfig(num_classes=3, K=3, t=8, hop=4, input_size=(128, 160))
+    reader = FrameReader(root, gt)
+    augment, fill = AugmentConfig(), mean_fill(config.mean)
+    times: dict[str, list[float]] = {"distinct_frames_ms": [], "every_requested_frame_ms": []}
+    for i in range(samples):
+        requested = amma_clip_frames(16 + i % 20, config.K, config.t, config.frame_step, config.hop).ravel()
+        distinct, index = np.unique(requested, return_inverse=True)
+        decoded = {int(f): reader("video0", int(f)) for f in distinct}
+        _, boxes = amma_tubelets(gt.gttubes["video0"], 16 + i % 20, config.K, config.t, config.frame_step, config.hop)
+        order = ("distinct_frames_ms", "every_requested_frame_ms")[:: 1 if i % 2 == 0 else -1]
+        for name in order:
+            rng = np.random.default_rng(i)
+            frames = [decoded[int(f)] for f in (distinct if name == "distinct_frames_ms" else requested)]
+            t0 = time.perf_counter()
+            images, _ = augment_clip(frames, boxes, config.input_size, augment, rng, fill)
+            clips = normalise_frames(images, config.mean, config.std)
+            if name == "distinct_frames_ms":
+                clips = clips[index]
+            times[name].append((time.perf_counter() - t0) * 1000)
+    result: dict = {"config": f"K={config.K} t={config.t} hop={config.hop} "
+                              f"{config.input_size[1]}x{config.input_size[0]}",
+                    "frames_requested": int(requested.size), "frames_distinct": int(distinct.size),
+                    "samples": samples}
+    result.update({k: round(statistics.median(v), 3) for k, v in times.items()})
+    result["speedup"] = round(result["every_requested_frame_ms"] / result["distinct_frames_ms"], 2)
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=8, help="steady-state batches to time per setting")
@@ -137,6 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "opencv": cv2.__version__, "opencv_threads": cv2.getNumThreads(), "numpy": np.__version__},
             "stages_per_sample": time_stages(root, gt, config, samples=16),
             "loaders": [time_loader(dataset, workers, args.batches) for workers in (0, 2)],
+            "overlapping_clips": time_overlap(root, gt, samples=64),
         }
     atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
