@@ -124,10 +124,11 @@ def time_overlap(root: Path, gt: GroundTruth, samples: int) -> dict:
     augment, fill = AugmentConfig(), mean_fill(config.mean)
     times: dict[str, list[float]] = {"distinct_frames_ms": [], "every_requested_frame_ms": []}
     for i in range(samples):
-        requested = amma_clip_frames(16 + i % 20, config.K, config.t, config.frame_step, config.hop).ravel()
+        key = 16 + i % 20
+        requested = amma_clip_frames(key, config.K, config.t, config.frame_step, config.hop).ravel()
         distinct, index = np.unique(requested, return_inverse=True)
         decoded = {int(f): reader("video0", int(f)) for f in distinct}
-        _, boxes = amma_tubelets(gt.gttubes["video0"], 16 + i % 20, config.K, config.t, config.frame_step, config.hop)
+        _, boxes = amma_tubelets(gt.gttubes["video0"], key, config.K, config.t, config.frame_step, config.hop)
         order = ("distinct_frames_ms", "every_requested_frame_ms")[:: 1 if i % 2 == 0 else -1]
         for name in order:
             rng = np.random.default_rng(i)

@@ -82,8 +82,8 @@ class _ClipDataset(Dataset):
         Overlapping clips (hop < t) and the padding before frame 1 ask for the same frame more than once; the
         index lets `_prepare` augment and normalise each distinct frame once and expand at the end.
         """
-        distinct, index = np.unique(np.asarray(frames).reshape(-1), return_inverse=True)
-        return [self._decode(video, int(f)) for f in distinct.tolist()], index.reshape(-1)
+        distinct, index = np.unique(frames.reshape(-1), return_inverse=True)
+        return [self._decode(video, int(f)) for f in distinct.tolist()], index
 
     def _decode(self, video: str, frame: int) -> np.ndarray:
         return self.read_frame(video, frame)
@@ -95,6 +95,7 @@ class _ClipDataset(Dataset):
 
         One augmentation is drawn per sample and applied alike to every frame, so transforming the distinct
         frames and then taking `index` gives what transforming every requested frame would, for less work.
+        Clips without a repeated frame skip that copy.
         """
         boxes = self._to_frame_scale(video, frames[0].shape, boxes)
         if self.augment is not None:
@@ -102,7 +103,8 @@ class _ClipDataset(Dataset):
             images, boxes = augment_clip(frames, boxes, self.config.input_size, self.augment, rng, self._fill)
         else:
             images, boxes = resize_clip(frames, boxes, self.config.input_size)
-        return normalise_frames(images, self.config.mean, self.config.std)[index], boxes
+        clips = normalise_frames(images, self.config.mean, self.config.std)
+        return (clips if np.array_equal(index, np.arange(len(clips))) else clips[index]), boxes
 
     def _to_frame_scale(self, video: str, shape: tuple[int, ...], boxes: np.ndarray) -> np.ndarray:
         annotated = self.gt.resolution.get(video)
