@@ -44,6 +44,8 @@ class Variant:
     float32_strided_depthwise: bool  # StridedDepthwiseConv2d stays float32 under CPU bfloat16 autocast
     channels_last: bool = False  # 4-D weights (and so the activations they make) in NHWC memory order
     compile: bool = False  # the step (model and loss) under torch.compile
+    learn_clips: int = 0  # the encoder learns through this many of the K clips; the rest without autograd
+    K: int = 0  # clips per sample, 0: the model's
 
 
 VARIANTS = {
@@ -52,22 +54,28 @@ VARIANTS = {
     "astar": (Variant("float32", False, True), Variant("bfloat16", True, True)),
     "layout": (Variant("bfloat16", True, True), Variant("bfloat16_channels_last", True, True, channels_last=True),
                Variant("bfloat16_compiled", True, True, compile=True)),
+    "learn_clips": (Variant("bfloat16", True, True), Variant("bfloat16_learn_1_of_3", True, True, learn_clips=1),
+                    Variant("bfloat16_K5_learn_1_of_5", True, True, learn_clips=1, K=5),
+                    Variant("bfloat16_K5_learn_2_of_5", True, True, learn_clips=2, K=5)),
 }
 
 
-def time_variants(config, batch: dict, dtype: torch.dtype, variants: tuple[Variant, ...], steps: int) -> dict:
-    """Median step time of each variant, the variants alternating step by step; speed-ups over the first."""
+def time_variants(config, batches: dict, dtype: torch.dtype, variants: tuple[Variant, ...], steps: int) -> dict:
+    """Median step time of each variant, the variants alternating step by step; speed-ups over the first.
+
+    `batches` maps a variant's K (0: the model's) to the batch it trains on."""
     modules = {}
     for v in variants:
         torch.manual_seed(0)
-        step = TrainStep(build(config), build_loss(config, default_loss_config(config)))
+        cfg = dataclasses.replace(config, K=v.K) if v.K else config
+        step = TrainStep(build(cfg), build_loss(cfg, default_loss_config(cfg)), v.learn_clips)
         if v.channels_last:
             step = step.to(memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(step.parameters(), 1e-3)
-        modules[v.name] = (v, torch.compile(step) if v.compile else step, optimizer)
+        modules[v.name] = (v, torch.compile(step) if v.compile else step, optimizer, batches[v.K])
 
     def one(name: str) -> float:
-        v, step, optimizer = modules[name]
+        v, step, optimizer, batch = modules[name]
         StridedDepthwiseConv2d.float32_under_cpu_bfloat16 = v.float32_strided_depthwise
         try:
             started = time.perf_counter()
@@ -141,8 +149,12 @@ def main() -> None:
         "batches": {},
     }
     for size in (int(b) for b in args.batch.split(",")):
-        batch = torch.utils.data.default_collate([train_set[i] for i in range(size)])
-        result["batches"][str(size)] = time_variants(config, batch, dtype, variants, args.steps)
+        batches = {}
+        for k in sorted({v.K for v in variants}):
+            cfg = dataclasses.replace(config, K=k) if k else config
+            samples, _ = (train_set, None) if not k else make_datasets(default_train_config(cfg), cfg, gt, root)
+            batches[k] = torch.utils.data.default_collate([samples[i] for i in range(size)])
+        result["batches"][str(size)] = time_variants(config, batches, dtype, variants, args.steps)
         print(size, json.dumps({k: v for k, v in result["batches"][str(size)].items() if k != "step_s"}), flush=True)
     name = args.out or ("train_step.json" if config.family == "amma" else f"train_step_{config.family}.json")
     out = Path(__file__).resolve().parent / "results" / name

@@ -126,6 +126,7 @@ class TrainConfig:
     best_mode: str = "min"
     loss: LossConfig | None = None  # None: the model family's default
     heatmap_min_radius: int = 0  # AMMA: smallest Gaussian radius (cells) of a centre target; 0 = CenterNet's rule
+    learn_clips: int = 0  # AMMA: the encoder learns through this many of each sample's K clips (random); 0: all K
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
@@ -136,7 +137,7 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("warmup_steps", "workers", "max_steps", "heatmap_min_radius", "checkpoint_every", "val_max_samples",
-                     "split_index", "weight_decay", "grad_clip"):
+                     "split_index", "weight_decay", "grad_clip", "learn_clips"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative, got {getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -309,15 +310,26 @@ def to_device(batch: dict[str, Any], device: str | torch.device) -> dict[str, An
 
 
 class TrainStep(nn.Module):
-    """Model and loss as one module, so that one DistributedDataParallel averages the gradients of both."""
+    """Model and loss as one module, so that one DistributedDataParallel averages the gradients of both.
 
-    def __init__(self, model: nn.Module, criterion: nn.Module):
+    `learn_clips` > 0 (AMMA): each step the encoder learns through that many of the K clips, drawn at random,
+    and encodes the rest without autograd (AMMA.forward's `grad_clips`); the head still sees all K.
+    """
+
+    def __init__(self, model: nn.Module, criterion: nn.Module, learn_clips: int = 0):
         super().__init__()
         self.model = model
         self.criterion = criterion
+        self.learn_clips = learn_clips
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        outputs = self.model(batch["clips"])
+        clips = batch["clips"]
+        k = clips.shape[1]
+        if self.learn_clips and self.training and self.learn_clips < k:
+            chosen = torch.randperm(k)[: self.learn_clips].tolist()
+            outputs = self.model(clips, grad_clips=chosen)
+        else:
+            outputs = self.model(clips)
         with torch.autocast(device_type=batch["clips"].device.type, enabled=False):
             return self.criterion({k: v.float() for k, v in outputs.items()}, batch)
 
@@ -411,7 +423,10 @@ class Trainer:
         _seed_everything(config.seed)
         model = build(model_config)
         criterion = build_loss(model_config, config.loss)
-        self.step_module = TrainStep(model, criterion).to(self.device)
+        if config.learn_clips and not isinstance(model_config, AMMAConfig):
+            raise AmmaEdgeError(f"learn_clips is for the AMMA models (K clip features per sample); {model_config.name} "
+                                "encodes its clip in one pass: leave learn_clips at 0")
+        self.step_module = TrainStep(model, criterion, config.learn_clips).to(self.device)
         self.spikes = SpikeWatch()
         self._spikes_shown = 0
         self.optimizer = self._make_optimizer(model, criterion)

@@ -61,6 +61,30 @@ def test_every_parameter_learns(backbone, micro_motion, decoder):
     assert not missing, f"parameters without a finite gradient: {missing[:5]}"
 
 
+def test_learning_through_some_clips_keeps_the_outputs_and_stops_the_encoder_gradient_of_the_others():
+    model = build(small("shufflenet_v2", decoder="skip")).eval()  # eval: batch norm identical for any sub-batch
+    clips = torch.randn(2, 3, 4, 3, 64, 96, requires_grad=True)
+    full = model(clips)
+    partial = model(clips, grad_clips=[1])
+    for name in full:
+        torch.testing.assert_close(partial[name], full[name], rtol=1e-4, atol=1e-5)
+    sum(v.float().sum() for v in partial.values()).backward()
+    per_clip = clips.grad.abs().sum(dim=(0, 2, 3, 4, 5))
+    assert per_clip[1] > 0 and per_clip[0] == 0 and per_clip[2] == 0
+    head_grads = [p.grad.clone() for p in model.head.parameters()]
+    model.zero_grad()
+    sum(v.float().sum() for v in model(clips).values()).backward()
+    for got, want in zip(head_grads, model.head.parameters()):
+        torch.testing.assert_close(got, want.grad, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("grad_clips", [[], [3], [-1]])
+def test_grad_clips_outside_the_k_clips_are_refused(grad_clips):
+    model = build(small("shufflenet_v2")).train()
+    with pytest.raises(ValueError, match="grad_clips must name one or more of clips 0…2"):
+        model(torch.randn(1, 3, 4, 3, 64, 64), grad_clips=grad_clips)
+
+
 @pytest.mark.parametrize("backbone,strides", [("shufflenet_v2", [8, 16]), ("mobilenet_v2", [8]), ("resnet18", [8])])
 def test_skip_decoder_reads_the_stages_that_end_at_stride_8_and_16(backbone, strides):
     model = build(small(backbone, decoder="skip"))

@@ -294,6 +294,26 @@ def test_astar_proxies_get_their_own_faster_parameter_group(tmp_path):
     assert type(trainer.optimizer).__name__ == "AdamW"
 
 
+def test_learning_through_one_clip_trains_and_resumes_exactly(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    straight_dir, stopped_dir = tmp_path / "straight", tmp_path / "stopped"
+    _, straight = fit(make_config(straight_dir, learn_clips=1), train_set)
+    assert straight.step == 6 and all(torch.isfinite(v).all() for v in straight.model.state_dict().values()
+                                      if v.is_floating_point())
+    config = make_config(stopped_dir, learn_clips=1, max_steps=4)
+    fit(config, train_set)
+    _, resumed = fit(resumed_config(config, max_steps=0), train_set, resume=load_checkpoint(stopped_dir / "last.pt"))
+    assert same_weights(resumed.model.state_dict(), straight.model.state_dict())  # the clip draws resume too
+
+
+def test_learn_clips_is_refused_for_a_model_that_encodes_its_clip_in_one_pass(tmp_path):
+    config = get_config("astar-x3dm", backbone="x3d_xs", input_size=(64, 64), num_classes=3, clip_len=4, width=0.25,
+                        head_channels=16, embedding_dim=8, astpp_rates=(1,))
+    train_cfg = default_train_config(config, out=str(tmp_path), workers=0, learn_clips=1)
+    with pytest.raises(AmmaEdgeError, match="learn_clips is for the AMMA models"):
+        Trainer(train_cfg, config, list(range(20)), class_names=LABELS, stream=io.StringIO())
+
+
 # ------------------------------------------------------------------------------------ schedule, progress
 
 

@@ -28,6 +28,9 @@ costs 512·256·9·81 = 0.096 GMACs at 288×288. Without it our counts are 5.23 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import Tensor, nn
 
 from amma_edge.errors import InputShapeError
@@ -97,12 +100,40 @@ class AMMA(nn.Module):
         self._check_clip(clip, leading=1)
         return self.encoder(clip)
 
-    def forward(self, clips: Tensor) -> dict[str, Tensor]:
-        """K clips per batch item, (B, K, t, 3, H, W), oldest first → center, trajectory and box maps."""
+    def forward(self, clips: Tensor, grad_clips: Sequence[int] | None = None) -> dict[str, Tensor]:
+        """K clips per batch item, (B, K, t, 3, H, W), oldest first → center, trajectory and box maps.
+
+        `grad_clips` (training only): indices of the clips the encoder learns through; the others are encoded
+        without autograd, as fixed context for the head. The outputs are the same; a step then costs
+        len(grad_clips) encoder backward passes instead of K, the encoder being most of a step's time, so the
+        same minutes buy more updates (the way the streaming runtime reuses cached features, but in training).
+        """
         self._check_clip(clips, leading=2)
         b, k = clips.shape[:2]
-        features = self.encoder(clips.reshape(b * k, *clips.shape[2:]))
-        return self.head(features.reshape(b, k, *features.shape[1:]))
+        if grad_clips is None or set(grad_clips) == set(range(k)):
+            features = self.encoder(clips.reshape(b * k, *clips.shape[2:]))
+            return self.head(features.reshape(b, k, *features.shape[1:]))
+        return self.head(self._partly_detached_features(clips, grad_clips))
+
+    def _partly_detached_features(self, clips: Tensor, grad_clips: Sequence[int]) -> Tensor:
+        b, k = clips.shape[:2]
+        learn = sorted({int(i) for i in grad_clips})
+        if not learn or not all(0 <= i < k for i in learn):
+            raise ValueError(f"grad_clips must name one or more of clips 0…{k - 1}, got {list(grad_clips)}")
+        rest = [i for i in range(k) if i not in learn]
+
+        def encode(indices: list[int]) -> Tensor:
+            chosen = clips[:, indices]
+            out = self.encoder(chosen.reshape(-1, *clips.shape[2:]))
+            return out.reshape(b, len(indices), *out.shape[1:])
+
+        learned = encode(learn)
+        per_clip: dict[int, Tensor] = dict(zip(learn, learned.unbind(1)))
+        if rest:
+            with torch.no_grad():
+                fixed = encode(rest).to(learned.dtype)
+            per_clip.update(zip(rest, fixed.unbind(1)))
+        return torch.stack([per_clip[i] for i in range(k)], dim=1)
 
     def _check_clip(self, x: Tensor, leading: int) -> None:
         c = self.config
