@@ -6,10 +6,12 @@ bfloat16 all the way (the strided depthwise convolutions in bfloat16 too, as `--
 A* (X3D): float32 and `--amp`. `--variants layout` (AMMA): `--amp` as is, with the weights in channels-last
 memory format (oneDNN's preferred layout for 2-D convolutions), and with the whole step under torch.compile
 (inductor, C++ on the CPU); its compile time is in `first_two_steps_s`, outside the medians.
+`--variants learn_clips`: the encoder learning through 1 of the K = 3 clips (TrainStep's learn_clips), and
+K = 5 learning through 1 or 2. `--variants head`: the center branch with 2 or 3 convolutions (center_depth).
 The variants alternate, repeat by repeat, on one batch of real training samples, so the ratios survive a
 noisy shared machine. Writes benches/results/train_step.json (AMMA) or train_step_astar.json (A*).
 Usage: python benches/bench_train_step.py [DATA] [--model amma-s] [--set decoder=skip ...] [--batch 16,8,4] [--steps 6]
-                                          [--variants amma|astar|layout] [--out NAME.json]
+                                          [--variants amma|astar|layout|learn_clips|head] [--out NAME.json]
        python benches/bench_train_step.py --model astar-x3dm --input-size 128x128 --set width=0.5 --set clip_len=8 --batch 8
 """
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Variant:
     compile: bool = False  # the step (model and loss) under torch.compile
     learn_clips: int = 0  # the encoder learns through this many of the K clips; the rest without autograd
     K: int = 0  # clips per sample, 0: the model's
+    center_depth: int = 0  # 3×3 convolutions in the head's center branch, 0: the model's
 
 
 VARIANTS = {
@@ -57,6 +60,8 @@ VARIANTS = {
     "learn_clips": (Variant("bfloat16", True, True), Variant("bfloat16_learn_1_of_3", True, True, learn_clips=1),
                     Variant("bfloat16_K5_learn_1_of_5", True, True, learn_clips=1, K=5),
                     Variant("bfloat16_K5_learn_2_of_5", True, True, learn_clips=2, K=5)),
+    "head": (Variant("bfloat16", True, True), Variant("bfloat16_center_depth_2", True, True, center_depth=2),
+             Variant("bfloat16_center_depth_3", True, True, center_depth=3)),
 }
 
 
@@ -68,6 +73,7 @@ def time_variants(config, batches: dict, dtype: torch.dtype, variants: tuple[Var
     for v in variants:
         torch.manual_seed(0)
         cfg = dataclasses.replace(config, K=v.K) if v.K else config
+        cfg = dataclasses.replace(cfg, center_depth=v.center_depth) if v.center_depth else cfg
         step = TrainStep(build(cfg), build_loss(cfg, default_loss_config(cfg)), v.learn_clips)
         if v.channels_last:
             step = step.to(memory_format=torch.channels_last)

@@ -54,6 +54,7 @@ class AMMAConfig:
     feature_dim: int = 256  # D: decoder channels at the output stride R
     head_conv: int = 256  # hidden channels of the center and trajectory branches
     box_head_conv: int = 64  # hidden channels of the per-clip box branch
+    center_depth: int = 1  # 3×3 convolutions in the center branch (1 as published): more see farther, in space and across clips
     decoder: str = "amma"  # one of AMMA_DECODERS
     output_stride: int = 8  # R, one of AMMA_OUTPUT_STRIDES
     frame_step: int = 1  # the model reads every frame_step-th video frame (1: every frame, as published)
@@ -70,7 +71,7 @@ class AMMAConfig:
         if self.output_stride != 8 and self.decoder != "skip":
             raise ValueError(f"output_stride={self.output_stride} reads the backbone's stride-{self.output_stride} "
                              f"features, which only the skip decoder adds: also set decoder=skip")
-        _check_positive(self, ("num_classes", "K", "feature_dim", "head_conv", "box_head_conv"))
+        _check_positive(self, ("num_classes", "K", "feature_dim", "head_conv", "box_head_conv", "center_depth"))
         if int(self.frame_step) != self.frame_step or self.frame_step < 1:
             raise ValueError(f"frame_step must be a whole number of frames, at least 1 (1 reads every frame), "
                              f"got {self.frame_step}")

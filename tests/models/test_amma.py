@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from amma_edge.errors import AmmaEdgeError, InputShapeError
 from amma_edge.models import AMMAConfig, build, create, get_config
@@ -76,6 +77,22 @@ def test_learning_through_some_clips_keeps_the_outputs_and_stops_the_encoder_gra
     sum(v.float().sum() for v in model(clips).values()).backward()
     for got, want in zip(head_grads, model.head.parameters()):
         torch.testing.assert_close(got, want.grad, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("depth,reach", [(1, 1), (2, 2), (3, 3)])
+def test_a_deeper_center_branch_sees_farther_and_the_others_are_unchanged(depth, reach):
+    from amma_edge.models.amma.head import TubeletHead
+    torch.manual_seed(0)
+    head = TubeletHead(in_channels=4, K=3, num_classes=2, head_conv=8, box_head_conv=8, center_depth=depth)
+    nn.init.normal_(head.center[-1].weight)  # the prior init leaves the last layer near zero
+    features = torch.randn(1, 3, 4, 12, 12)
+    changed = features.clone()
+    changed[..., 6, 6] += 5.0
+    with torch.no_grad():
+        diff = (head(changed)["center"] - head(features)["center"]).abs().amax(dim=(0, 1))
+    moved = (diff > 0).nonzero()
+    assert int((moved - 6).abs().max()) == reach  # one more cell of context per 3×3 convolution
+    assert len(head.trajectory) == len(head.box) == 3
 
 
 @pytest.mark.parametrize("grad_clips", [[], [3], [-1]])

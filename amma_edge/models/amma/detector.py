@@ -89,6 +89,7 @@ class AMMA(nn.Module):
             num_classes=config.num_classes,
             head_conv=config.head_conv,
             box_head_conv=config.box_head_conv,
+            center_depth=config.center_depth,
         )
 
     @property

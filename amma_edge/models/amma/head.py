@@ -1,9 +1,10 @@
 """The tubelet head over K clip features (AMMA §3.3): center, trajectory and box branches.
 
-    features (B, K, c, h, w) ── stack clips ──► (B, K·c, h, w) ─┬─ center:     3×3 → ReLU → 1×1 → sigmoid  (B, C, h, w)
+    features (B, K, c, h, w) ── stack clips ──► (B, K·c, h, w) ─┬─ center:     (3×3 → ReLU)×d → 1×1 → sigmoid  (B, C, h, w)
                                                                  └─ trajectory: 3×3 → ReLU → 1×1           (B, 2K, h, w)
     each clip (B·K, c, h, w) ─── box: 3×3 → ReLU → 1×1 ──────────────────────────────────────────────────── (B, 2K, h, w)
 
+d = center_depth, 1 as published.
 center: per-class probability that an action's center at the key frame (last frame of clip K) is here.
 trajectory: (dx, dy) for each clip k = 1..K: the action center at the last frame of clip k minus the center
 at the key frame, in output-grid cells. box: (w, h) at the last frame of each clip, in grid cells.
@@ -20,20 +21,23 @@ from amma_edge.errors import InputShapeError
 CENTER_PRIOR_BIAS = -2.19
 
 
-def _branch(in_channels: int, hidden: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, hidden, 3, padding=1, bias=True),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(hidden, out_channels, 1, bias=True),
-    )
+def _branch(in_channels: int, hidden: int, out_channels: int, depth: int = 1) -> nn.Sequential:
+    """`depth` 3×3 convolutions, each followed by a ReLU, then the 1×1 to the outputs."""
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [nn.Conv2d(in_channels if i == 0 else hidden, hidden, 3, padding=1, bias=True), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers, nn.Conv2d(hidden, out_channels, 1, bias=True))
 
 
 class TubeletHead(nn.Module):
-    def __init__(self, *, in_channels: int, K: int, num_classes: int, head_conv: int = 256, box_head_conv: int = 64):
+    def __init__(self, *, in_channels: int, K: int, num_classes: int, head_conv: int = 256, box_head_conv: int = 64,
+                 center_depth: int = 1):
         super().__init__()
         self.K = K
         self.in_channels = in_channels
-        self.center = _branch(K * in_channels, head_conv, num_classes)
+        # The published center branch sees 3×3 output cells of the K stacked features; `center_depth` > 1 widens
+        # that to (2·depth + 1)² cells, more context for telling actions apart, at a small cost beside K encodes.
+        self.center = _branch(K * in_channels, head_conv, num_classes, center_depth)
         self.trajectory = _branch(K * in_channels, head_conv, 2 * K)
         self.box = _branch(in_channels, box_head_conv, 2)
         for branch in (self.center, self.trajectory, self.box):
