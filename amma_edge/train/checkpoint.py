@@ -11,7 +11,10 @@ Keys:
     format, version            "amma-edge-checkpoint", CHECKPOINT_VERSION
     model_config               amma_edge.models.config_to_dict(config): rebuilds the network
     class_names                list[str]
-    model                      the network's state_dict
+    model                      the network's state_dict: with a weight average (TrainConfig.ema_decay) the
+                               averaged weights, which validation scored and which inference loads
+    train_model, average_updates   with a weight average only: the live training weights, and how many steps
+                               the average has taken in (both for --resume)
     train_config               amma_edge.train.trainer.TrainConfig as a dict
     criterion                  the loss module's state_dict (A*'s proxies)
     optimizer, scheduler, scaler   their state_dicts (scaler None without AMP)

@@ -53,6 +53,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.models.config import AMMAConfig, ModelConfig, config_to_dict
 from amma_edge.train import checkpoint as ckpt
+from amma_edge.train.averaging import WeightAverage
 from amma_edge.train.distributed import (
     DistributedContext,
     all_mean,
@@ -127,6 +128,7 @@ class TrainConfig:
     loss: LossConfig | None = None  # None: the model family's default
     heatmap_min_radius: int = 0  # AMMA: smallest Gaussian radius (cells) of a centre target; 0 = CenterNet's rule
     learn_clips: int = 0  # AMMA: the encoder learns through this many of each sample's K clips (random); 0: all K
+    ema_decay: float = 0.0  # > 0: validate and ship an exponential moving average of the weights (averaging.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
@@ -152,6 +154,9 @@ class TrainConfig:
             problems.append(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            problems.append(f"ema_decay must be in [0, 1) (0: off; 0.999 averages about the last 1,000 steps), "
+                            f"got {self.ema_decay}")
         if self.validation not in ("loss", "map"):
             problems.append(f"validation must be 'loss' or 'map', got {self.validation!r}")
         if self.val_max_videos < 0:
@@ -367,7 +372,7 @@ class NonFiniteLossError(AmmaEdgeError):
 
 @dataclass(frozen=True, eq=False)
 class TrainResult:
-    model: nn.Module  # the trained network (unwrapped, on the training device)
+    model: nn.Module  # the trained network (unwrapped, on the training device; the weight average with ema_decay)
     step: int
     epochs_done: int
     metrics: dict[str, float]
@@ -427,6 +432,7 @@ class Trainer:
             raise AmmaEdgeError(f"learn_clips is for the AMMA models (K clip features per sample); {model_config.name} "
                                 "encodes its clip in one pass: leave learn_clips at 0")
         self.step_module = TrainStep(model, criterion, config.learn_clips).to(self.device)
+        self.average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
         self.spikes = SpikeWatch()
         self._spikes_shown = 0
         self.optimizer = self._make_optimizer(model, criterion)
@@ -505,7 +511,14 @@ class Trainer:
                                 f"{', …' if len(saved_names) > 5 else ''} but this dataset has "
                                 f"{', '.join(self.class_names[:5])}{', …' if len(self.class_names) > 5 else ''}: "
                                 "resume on the dataset the run started with")
-        self.step_module.model.load_state_dict(state["model"])
+        if self.average is not None:
+            if "train_model" not in state:
+                raise AmmaEdgeError("the checkpoint holds no training weights beside its averaged ones: it was not "
+                                    "written by a run with ema_decay; resume it without --set ema_decay")
+            self.step_module.model.load_state_dict(state["train_model"])
+            self.average.load_state_dict(state["model"], int(state.get("average_updates", state["step"])))
+        else:
+            self.step_module.model.load_state_dict(state["model"])
         self.step_module.criterion.load_state_dict(state["criterion"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler.is_enabled() and state.get("scaler"):
@@ -522,6 +535,11 @@ class Trainer:
     # -------------------------------------------------------------------------------------------- state
 
     @property
+    def deployed_model(self) -> nn.Module:
+        """The weights validation scores and checkpoints ship: the average when there is one."""
+        return self.average.model if self.average is not None else self.step_module.model
+
+    @property
     def total_steps(self) -> int:
         total = self.config.epochs * self.steps_per_epoch
         return min(total, self.config.max_steps) if self.config.max_steps else total
@@ -532,10 +550,15 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint of the current state (after `self.step` whole steps)."""
         best = None if self.best is None else {"metric": self.config.best_metric, "value": self.best}
+        # "model" is always the network this checkpoint stands for (what was validated, what eval, export and the
+        # device load); with a weight average that is the average, and the live weights go to "train_model".
+        averaged = {} if self.average is None else {"train_model": self.step_module.model.state_dict(),
+                                                    "average_updates": self.average.updates}
         return {
             "model_config": config_to_dict(self.model_config),
             "class_names": list(self.class_names),
-            "model": self.step_module.model.state_dict(),
+            "model": self.deployed_model.state_dict(),
+            **averaged,
             "train_config": train_config_to_dict(self.config),
             "criterion": self.step_module.criterion.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -596,7 +619,7 @@ class Trainer:
             self.progress.close()
             self.log.close()
         return TrainResult(
-            model=self.model, step=self.step, epochs_done=self.epoch, metrics=dict(self.metrics), best=self.best,
+            model=self.deployed_model, step=self.step, epochs_done=self.epoch, metrics=dict(self.metrics), best=self.best,
             last_checkpoint=self._last_saved[0] if self._last_saved else None, best_checkpoint=self._best_path,
         )
 
@@ -637,6 +660,8 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.average is not None:
+            self.average.update(self.step_module.model)
         self.step += 1
         self.step_in_epoch += 1
         self._rng = ckpt.rng_state()
@@ -760,7 +785,7 @@ class Trainer:
 
     def _run_evaluate(self) -> dict[str, float]:
         assert self.evaluate is not None
-        model = self.step_module.model
+        model = self.deployed_model
         model.eval()
         try:
             with torch.no_grad():

@@ -306,6 +306,35 @@ def test_learning_through_one_clip_trains_and_resumes_exactly(tmp_path):
     assert same_weights(resumed.model.state_dict(), straight.model.state_dict())  # the clip draws resume too
 
 
+def test_a_weight_average_is_what_is_validated_and_shipped_and_it_resumes_exactly(tmp_path):
+    train_set, val_set = datasets(tiny_amma())
+    straight_dir, stopped_dir = tmp_path / "straight", tmp_path / "stopped"
+    _, straight = fit(make_config(straight_dir, ema_decay=0.9), train_set, val_dataset=val_set)
+    state = load_checkpoint(straight_dir / "last.pt")
+    assert state["average_updates"] == 6
+    assert not same_weights(state["model"], state["train_model"])  # the average is not the last step's weights
+    assert same_weights(state["model"], straight.model.state_dict())
+    shipped, _ = load_model(straight_dir / "last.pt")  # what eval, export and the device load
+    assert same_weights(shipped.state_dict(), state["model"])
+    # the validation loss in the checkpoint is the average's, not the live weights'
+    evaluate = trainer_module.validation_loss(val_set, trainer_module.build_loss(tiny_amma(), None), batch_size=4,
+                                              device="cpu")
+    with torch.no_grad():
+        assert evaluate(shipped)["val_loss"] == pytest.approx(state["metrics"]["val_loss"], rel=1e-6)
+
+    config = make_config(stopped_dir, ema_decay=0.9, max_steps=4)
+    fit(config, train_set, val_dataset=val_set)
+    _, resumed = fit(resumed_config(config, max_steps=0), train_set, val_dataset=val_set,
+                     resume=load_checkpoint(stopped_dir / "last.pt"))
+    final = load_checkpoint(stopped_dir / "last.pt")
+    assert same_weights(final["model"], state["model"]) and same_weights(final["train_model"], state["train_model"])
+
+
+def test_ema_decay_outside_zero_to_one_is_refused_with_a_hint(tmp_path):
+    with pytest.raises(AmmaEdgeError, match="ema_decay must be in \\[0, 1\\)"):
+        make_config(tmp_path, ema_decay=1.0)
+
+
 def test_learn_clips_is_refused_for_a_model_that_encodes_its_clip_in_one_pass(tmp_path):
     config = get_config("astar-x3dm", backbone="x3d_xs", input_size=(64, 64), num_classes=3, clip_len=4, width=0.25,
                         head_channels=16, embedding_dim=8, astpp_rates=(1,))
