@@ -31,7 +31,8 @@ RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-n
         "amma-s-skip-s4-lr2-clip-t8-hop4-seed0", "amma-s-skip-s4-lr2-clip-t8-hop4-7k-seed0",
         "amma-s-skip-s4-lr2-clip-t8-hop4-7k-seed1", "amma-s-skip-s4-lr2-clip-t8-hop4-7k-v1000",
         "amma-s-skip-s4-lr2-clip-t8-hop4-learn1-seed0",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-center3-seed0", "astar")
+        "amma-s-skip-s4-lr2-clip-t8-hop4-center3-seed0",
+        "amma-s-skip-s4-lr2-clip-t8-hop4-ema-seed0", "astar")
 # conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
 ABLATIONS = {"amma-s-cd": "amma-s-none", "amma-s-skip": "amma-s-skip-none"}
 MOTION_CLASSES = ("sit_down", "stand_up")
@@ -138,6 +139,7 @@ def main(exp: Path) -> None:
     runs = {}
     for name in RUNS:
         log, ev = exp / name / "log.jsonl", exp / name / "eval-test" / "eval.json"
+        live = exp / name / "eval-test-live" / "eval.json"
         if not log.exists():
             if name in recorded:
                 runs[name] = recorded[name]
@@ -145,6 +147,8 @@ def main(exp: Path) -> None:
         info = read_log(log)
         runs[name] = {**info, "best_epoch": best_epoch(log), "time": read_time(exp / f"{name}.time"),
                       **({"test": read_eval(ev), "test_of": "last.pt"} if ev.exists() else {}),
+                      # a weight-averaged run's live weights at its last step (benches/live_weights.py)
+                      **({"test_live_weights": read_eval(live)} if live.exists() else {}),
                       "learning_curve": learning_curve(exp / name),
                       # what one step of the model costs, counted at its input size (parameters, MACs)
                       "complexity": measure(config_from_dict(info["model_config"])).as_dict()}

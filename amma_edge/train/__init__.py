@@ -10,6 +10,7 @@ from typing import Any
 
 _HOMES = {
     "load_checkpoint": "checkpoint",
+    "live_weights_state": "checkpoint",
     "load_model": "checkpoint",
     "save_checkpoint": "checkpoint",
     "AMMALoss": "losses",

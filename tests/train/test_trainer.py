@@ -13,7 +13,7 @@ from amma_edge.data.dataset import AMMATrainDataset
 from amma_edge.errors import AmmaEdgeError
 from amma_edge.models import get_config
 from amma_edge.train import trainer as trainer_module
-from amma_edge.train.checkpoint import load_checkpoint, load_model
+from amma_edge.train.checkpoint import live_weights_state, load_checkpoint, load_model, save_checkpoint
 from amma_edge.train.cli import coerce, split_overrides
 from amma_edge.train.cli import train as train_command
 from amma_edge.train.gradients import SpikeWatch
@@ -321,6 +321,11 @@ def test_a_weight_average_is_what_is_validated_and_shipped_and_it_resumes_exactl
                                               device="cpu")
     with torch.no_grad():
         assert evaluate(shipped)["val_loss"] == pytest.approx(state["metrics"]["val_loss"], rel=1e-6)
+    # the live weights can be scored on their own (benches/live_weights.py), as a checkpoint claiming no average
+    live, live_state = load_model(save_checkpoint(tmp_path / "live.pt", live_weights_state(state)))
+    assert same_weights(live.state_dict(), state["train_model"])
+    assert live_state["train_config"]["ema_decay"] == 0.0 and "train_model" not in live_state
+    assert live_state["metrics"] == {} and live_state["best"] is None
 
     config = make_config(stopped_dir, ema_decay=0.9, max_steps=4)
     fit(config, train_set, val_dataset=val_set)
@@ -328,6 +333,11 @@ def test_a_weight_average_is_what_is_validated_and_shipped_and_it_resumes_exactl
                      resume=load_checkpoint(stopped_dir / "last.pt"))
     final = load_checkpoint(stopped_dir / "last.pt")
     assert same_weights(final["model"], state["model"]) and same_weights(final["train_model"], state["train_model"])
+
+
+def test_live_weights_of_a_run_without_an_average_are_refused_as_already_live():
+    with pytest.raises(AmmaEdgeError, match="without a weight average .* evaluate it as it is"):
+        live_weights_state({"model": {}, "train_config": {"ema_decay": 0.0}})
 
 
 def test_ema_decay_outside_zero_to_one_is_refused_with_a_hint(tmp_path):
