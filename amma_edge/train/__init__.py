@@ -9,8 +9,8 @@ import importlib
 from typing import Any
 
 _HOMES = {
-    "load_checkpoint": "checkpoint",
     "live_weights_state": "checkpoint",
+    "load_checkpoint": "checkpoint",
     "load_model": "checkpoint",
     "save_checkpoint": "checkpoint",
     "AMMALoss": "losses",
