@@ -93,7 +93,9 @@ class TrainConfig:
     that many steps, not only at the end of each epoch. `val_max_samples` > 0 validates on that many
     evenly spaced test samples. `validation="map"` scores the test videos through the streaming evaluation
     instead (frame_mAP, video_mAP@0.5); best.pt then follows frame_mAP. `best_mode` is "min" for losses, "max"
-    for mAPs.
+    for mAPs. `expand_crop=False` keeps the augmentation but drops its SSD-style zoom-out and random crop:
+    those put people at 0.28x to 2x their recorded size (5th to 95th percentile), which real footage needs and a
+    dataset whose test videos share its training videos' camera does not.
     """
 
     model: str = "amma-s"
@@ -116,6 +118,7 @@ class TrainConfig:
     seed: int = 0
     split_index: int = 0
     augment: bool = True
+    expand_crop: bool = True  # the augmentation's zoom-out (expand) and random crop; off: flip, jitter, colour
     max_steps: int = 0
     log_every: int = 20
     checkpoint_every: int = 0
@@ -913,7 +916,9 @@ def make_datasets(config: TrainConfig, model_config: ModelConfig, gt: Any, root:
     from amma_edge.data.dataset import AMMATrainDataset, AStarTrainDataset
 
     cls = AMMATrainDataset if isinstance(model_config, AMMAConfig) else AStarTrainDataset
-    augment = AugmentConfig() if config.augment else None
+    augment = None
+    if config.augment:
+        augment = AugmentConfig() if config.expand_crop else AugmentConfig(expand_prob=0.0, crop_prob=0.0)
     extra: dict[str, Any] = {"min_radius": config.heatmap_min_radius} if cls is AMMATrainDataset else {}
     train_set = cls(root, gt, model_config, "train", augment, split_index=config.split_index,  # type: ignore[arg-type]
                     **extra)

@@ -512,3 +512,22 @@ def test_map_validation_scores_test_videos_and_picks_best_by_frame_map(tmp_path)
     assert set(best["metrics"]) == {"frame_mAP", "video_mAP@0.5"}
     assert all(0.0 <= v <= 100.0 for v in best["metrics"].values())
     assert best["best"]["metric"] == "frame_mAP" and best["train_config"]["best_mode"] == "max"
+
+
+@pytest.mark.parametrize("expand_crop", [True, False])
+def test_expand_crop_off_keeps_people_near_their_recorded_size(tmp_path, expand_crop):
+    from amma_edge.data.augment import augment_clip
+    from amma_edge.train.trainer import make_datasets
+
+    config = make_config(tmp_path, expand_crop=expand_crop)
+    train_set, _ = make_datasets(config, tiny_amma(), tiny_gt(), tmp_path)
+    frames = np.stack([read_frame("v0", 1)] * 2)
+    box = np.array([[12.0, 4.0, 26.0, 28.0]])
+    heights = []
+    for seed in range(300):
+        _, out = augment_clip(frames, box, (H, W), train_set.augment, np.random.default_rng(seed))
+        heights.append((out[0, 3] - out[0, 1]) / (box[0, 3] - box[0, 1]))
+    heights = np.array(heights)
+    # scale jitter alone moves a side by at most 1 / (1 - 0.2); the zoom-out shrinks people up to 4x
+    assert (heights.min() < 0.5) == expand_crop
+    assert (heights.max() > 1.3) == expand_crop
