@@ -216,9 +216,9 @@ ema_live() {
 # The same EMA recipe on a machine a third as fast (float32 only, 4.3 clips/s against 11): 2,800 steps fit the
 # 45 minutes there. Run twice on that machine: as is, and without the SSD-style zoom-out and crop
 # (--set expand_crop=false; flip, photometric, scale and location jitter kept). The default augmentation
-# shrinks a quarter of the training samples' people below 0.48x and enlarges an eighth above 1.5x, scales the
-# test videos never show, on a model every run above says is short of updates. Both scored with their
-# averaged and their live weights (stage ema-2800-live).
+# shrinks a quarter of the training samples' people below 0.48x and enlarges a tenth above 1.5x, scales the
+# test videos never show, on a model every run above says is short of updates (results/augment_scale.json).
+# Both scored with their averaged and their live weights (stage ema-2800-live).
 ema_2800() { timed2 "amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800$1-seed0" $BIN/amma-edge train \
                --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2_CLIP[@]}" --set t=8 --set hop=4 \
                --set ema_decay=0.999 --epochs 2 --max-steps 2800 --seed 0 "${@:2}" \
