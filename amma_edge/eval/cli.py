@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from amma_edge.errors import AmmaEdgeError
+from amma_edge.eval.progress import VideoProgress
 
 
 @click.command("eval")
@@ -62,8 +63,7 @@ def eval_command(model_path: Path, data: Path, split: str, split_index: int, pro
     linker = LinkerConfig(trim=trim)
     started = time.perf_counter()
 
-    def progress(i: int, n: int, name: str) -> None:
-        click.echo(f"\r[{i + 1}/{n}] {name}", nl=False, err=True)
+    progress = VideoProgress(click.get_text_stream("stderr"))
 
     if detector.detect is not None:
         result = evaluate_astar(detector.detect, detector.config, root, gt, videos=videos,  # type: ignore[arg-type]
@@ -72,7 +72,7 @@ def eval_command(model_path: Path, data: Path, split: str, split_index: int, pro
         result = evaluate_amma(detector.encode, detector.head, detector.config, root, gt,  # type: ignore[arg-type]
                                videos=videos, protocol=protocol, linker=linker, on_video=progress)
     seconds = time.perf_counter() - started
-    click.echo("", err=True)
+    progress.close()
 
     out.mkdir(parents=True, exist_ok=True)
     report = {"model": str(model_path), "engine": detector.source, "data": str(data), "split": split, "split_index": split_index,
