@@ -219,32 +219,27 @@ ema_live() {
 # shrinks a quarter of the training samples' people below 0.48x and enlarges a tenth above 1.5x, scales the
 # test videos never show, on a model every run above says is short of updates (results/augment_scale.json).
 # Both scored with their averaged and their live weights (stage ema-2800-live).
-ema_2800() { timed2 "amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800$1-seed0" $BIN/amma-edge train \
-               --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2_CLIP[@]}" --set t=8 --set hop=4 \
-               --set ema_decay=0.999 --epochs 2 --max-steps 2800 --seed 0 "${@:2}" \
-               --out "$EXP/amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800$1-seed0"; }
-ema_2800_live() {
-  for run in amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-noexpand-seed0; do
+# One EMA run of the overlapping-clip recipe, seed 0: $1 names it (2800, 5k), $2 and $3 are its epochs and steps,
+# $4 a suffix for the run folder (-noexpand), the rest extra train settings.
+ema_steps() { local run="amma-s-skip-s4-lr2-clip-t8-hop4-ema-$1$4-seed0"
+              timed2 "$run" $BIN/amma-edge train --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2_CLIP[@]}" --set t=8 \
+                --set hop=4 --set ema_decay=0.999 --epochs "$2" --max-steps "$3" --seed 0 "${@:5}" --out "$EXP/$run"; }
+# The live weights of each named EMA run that finished, scored on the test videos beside its averaged ones.
+score_live() {
+  for run in "$@"; do
     [ -f "$EXP/$run/last.pt" ] || continue
     $BIN/python benches/live_weights.py "$EXP/$run/last.pt" "$EXP/$run/live.pt"
     $BIN/amma-edge eval --model "$EXP/$run/live.pt" --data "$EXP/synth-test" --out "$EXP/$run/eval-test-live" --force
   done
 }
+ema_2800() { ema_steps 2800 2 2800 "$@"; }
+ema_2800_live() { score_live amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-noexpand-seed0; }
 # The EMA recipe on a machine of the AVX512-BF16 kind that runs it at 8.1 clips/s instead of 11 (measured over
 # the first 200 steps of a 7,000-step start here, which projected 58 minutes and was stopped): 5,000 steps fit
 # the 45 minutes with the validations. As is and without expand/crop, each scored with its averaged and its
 # live weights (stage ema-5k-live).
-ema_5k() { timed2 "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k$1-seed0" $BIN/amma-edge train \
-             --data "$EXP/synth-train" "${AMMA_SKIP_S4_LR2_CLIP[@]}" --set t=8 --set hop=4 \
-             --set ema_decay=0.999 --epochs 3 --max-steps 5000 --seed 0 "${@:2}" \
-             --out "$EXP/amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k$1-seed0"; }
-ema_5k_live() {
-  for run in amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed0; do
-    [ -f "$EXP/$run/last.pt" ] || continue
-    $BIN/python benches/live_weights.py "$EXP/$run/last.pt" "$EXP/$run/live.pt"
-    $BIN/amma-edge eval --model "$EXP/$run/live.pt" --data "$EXP/synth-test" --out "$EXP/$run/eval-test-live" --force
-  done
-}
+ema_5k() { ema_steps 5k 3 5000 "$@"; }
+ema_5k_live() { score_live amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed0; }
 snapshots() {
   while true; do
     for run in "$@"; do
