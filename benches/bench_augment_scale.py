@@ -26,8 +26,7 @@ from amma_edge.data.augment import AugmentConfig, sample_view  # noqa: E402
 from amma_edge.data.loading import load_dataset  # noqa: E402
 from amma_edge.fileio import atomic_write_text  # noqa: E402
 
-# The configurations the trainer builds for expand_crop=True and expand_crop=False (amma_edge.train.trainer).
-CONFIGS = {"default": AugmentConfig(), "expand_crop_off": AugmentConfig(expand_prob=0.0, crop_prob=0.0)}
+CONFIGS = {"default": AugmentConfig.training(expand_crop=True), "expand_crop_off": AugmentConfig.training(expand_crop=False)}
 PERCENTILES = (5, 25, 50, 75, 95)
 # Shares of draws below and above these size ratios.
 BELOW = (0.48, 0.67)

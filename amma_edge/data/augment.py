@@ -53,6 +53,12 @@ class AugmentConfig:
     location_jitter: float = 0.1  # view shifted by up to this fraction of its size
     flip_prob: float = 0.5
 
+    @classmethod
+    def training(cls, expand_crop: bool = True) -> AugmentConfig:
+        """The augmentation `amma-edge train` uses; without expand and crop, people keep close to their recorded
+        size (`TrainConfig.expand_crop`). One place, so that benches measure what training draws."""
+        return cls() if expand_crop else cls(expand_prob=0.0, crop_prob=0.0)
+
     def __post_init__(self) -> None:
         for name in ("photometric_prob", "expand_prob", "crop_prob", "scale_jitter_prob", "location_jitter_prob",
                      "flip_prob"):

@@ -918,7 +918,7 @@ def make_datasets(config: TrainConfig, model_config: ModelConfig, gt: Any, root:
     cls = AMMATrainDataset if isinstance(model_config, AMMAConfig) else AStarTrainDataset
     augment = None
     if config.augment:
-        augment = AugmentConfig() if config.expand_crop else AugmentConfig(expand_prob=0.0, crop_prob=0.0)
+        augment = AugmentConfig.training(config.expand_crop)
     extra: dict[str, Any] = {"min_radius": config.heatmap_min_radius} if cls is AMMATrainDataset else {}
     train_set = cls(root, gt, model_config, "train", augment, split_index=config.split_index,  # type: ignore[arg-type]
                     **extra)
