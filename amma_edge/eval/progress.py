@@ -10,18 +10,15 @@ from __future__ import annotations
 import math
 from typing import IO
 
+from amma_edge.train.progress import is_tty
+
 
 class VideoProgress:
     """Called as `progress(i, n, name)` before video i (0-based) of n; `close()` once the last is done."""
 
     def __init__(self, stream: IO[str], *, tty: bool | None = None, lines: int = 10):
         self.stream = stream
-        if tty is None:
-            try:
-                tty = stream.isatty()
-            except (AttributeError, ValueError):
-                tty = False
-        self.tty = tty
+        self.tty = is_tty(stream) if tty is None else tty
         self.lines = max(1, lines)
         self._width = 0
 

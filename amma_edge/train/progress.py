@@ -72,7 +72,7 @@ class ProgressLine:
                  min_interval: float = 0.2, enabled: bool = True):
         self.stream = stream if stream is not None else sys.stdout
         self.every = max(1, every)
-        self.tty = _is_tty(self.stream) if tty is None else tty
+        self.tty = is_tty(self.stream) if tty is None else tty
         self.min_interval = min_interval
         self.enabled = enabled
         self._width = 0
@@ -179,11 +179,11 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _is_tty(stream: IO[str]) -> bool:
+def is_tty(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
 
 
-__all__ = ["JsonLog", "ProgressLine", "Throughput", "format_duration", "read_log"]
+__all__ = ["JsonLog", "ProgressLine", "Throughput", "format_duration", "is_tty", "read_log"]
