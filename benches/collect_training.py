@@ -60,6 +60,8 @@ def read_log(path: Path) -> dict:
     checks = [r for r in records if r["event"] in ("epoch", "validation")]  # "validation": a max-steps stop
     return {"train_config": start["train_config"], "model_config": start["model_config"],
             "schedule": start.get("schedule"), "precision": precision(start),
+            # logs from before the trainer recorded its machine have none: see the file's "machine"
+            **({"machine": start["machine"]} if "machine" in start else {}),
             "steps": max(r.get("step", 0) for r in records),
             "epochs_done": len(epochs), "train_minutes": round(training_minutes(records), 1),
             "last_epoch": {k: v for k, v in epochs[-1].items() if k not in ("event", "time")} if epochs else None,
@@ -155,6 +157,8 @@ def main(exp: Path) -> None:
                       "learning_curve": learning_curve(exp / name),
                       # what one step of the model costs, counted at its input size (parameters, MACs)
                       "complexity": measure(config_from_dict(info["model_config"])).as_dict()}
+    # The machine that collected: a run records its own where its log does ("machine"); older runs were
+    # trained on whichever machine their session had, not necessarily this one.
     result = {"machine": {"cpu_cores": __import__("os").cpu_count(), "cpu": cpu_model(),
                           "python": platform.python_version()},
               "recipe": "benches/recipes/synthetic.sh", "runs": runs}

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import signal
 import sys
 import threading
@@ -578,6 +579,13 @@ class Trainer:
             "torch_version": str(torch.__version__),
         }
 
+    def _machine(self) -> dict:
+        from amma_edge.bench.machine import cpu_model
+
+        gpu = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None
+        return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                "cpu_bfloat16": cpu_has_bfloat16(), "gpu": gpu}
+
     def _save(self, name: str) -> Path | None:
         if not self.ctx.is_main:
             return None
@@ -598,7 +606,10 @@ class Trainer:
                            class_names=self.class_names, world_size=self.ctx.world_size,
                            steps_per_epoch=self.steps_per_epoch, schedule=describe_schedule(c),
                            # what ran, not what was asked: --amp falls back to float32 on a CPU without bfloat16
-                           precision=str(self.amp_dtype or torch.float32).removeprefix("torch."))
+                           precision=str(self.amp_dtype or torch.float32).removeprefix("torch."),
+                           # a run's minutes and clips/s mean little without the machine that ran them: runs of
+                           # one recipe land on different CPUs from session to session
+                           machine=self._machine())
             where = f"resuming at step {self.step} (epoch {self.epoch + 1})" if self.step else "starting"
             procs = f" on {self.ctx.world_size} processes" if self.ctx.distributed else ""
             self.progress.message(f"{where}: {c.model} on {self.ctx.device}{procs}, {self.steps_per_epoch} steps/epoch; "

@@ -8,6 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from amma_edge.bench.machine import cpu_model
 from amma_edge.data.annotations import GroundTruth, save_ground_truth
 from amma_edge.data.dataset import AMMATrainDataset
 from amma_edge.errors import AmmaEdgeError
@@ -205,6 +206,9 @@ def test_amp_on_a_cpu_without_bfloat16_says_so_and_trains_in_float32(tmp_path, m
     assert all(p.dtype == torch.float32 for p in result.model.parameters())
     start = read_log(tmp_path / "log.jsonl")[0]
     assert start["train_config"]["amp"] is True and start["precision"] == "float32"  # asked for, and what ran
+    # the machine that ran it, so its minutes can be compared with another run's
+    assert start["machine"]["cpu"] == cpu_model() and start["machine"]["cpu_bfloat16"] is False
+    assert start["machine"]["gpu"] is None
 
 
 @pytest.mark.skipif(not trainer_module.cpu_has_bfloat16(), reason="this CPU has no bfloat16 instructions")
