@@ -35,7 +35,8 @@ RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-n
         "amma-s-skip-s4-lr2-clip-t8-hop4-ema-seed0", "amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-seed0",
         "amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-noexpand-seed0", "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-seed0",
         "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed0", "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed1",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-v1000", "astar")
+        "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-v1000", "amma-s-skip-s4-lr2-clip-t8-hop4-ema-6k-noexpand-v1000",
+        "astar")
 # conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
 ABLATIONS = {"amma-s-cd": "amma-s-none", "amma-s-skip": "amma-s-skip-none"}
 MOTION_CLASSES = ("sit_down", "stand_up")
