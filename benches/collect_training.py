@@ -24,19 +24,16 @@ from amma_edge.models.config import config_from_dict
 from amma_edge.train import progress
 from amma_edge.train.trainer import cpu_has_bfloat16
 
-RUNS = ("amma-s-cd", "amma-s-none", "amma-s-full", "amma-s-skip", "amma-s-skip-none", "amma-s-skip-amp", "amma-s-skip-b8",
-        "amma-s-skip-b8-3500", "amma-s-skip-b4", "amma-s-skip-b4-v1000", "amma-s-skip-s4", "amma-s-skip-s4-lr2",
-        "amma-s-skip-s4-lr2-seed1", "amma-s-skip-s4-lr2-clip-seed0", "amma-s-skip-s4-lr2-clip-seed1",
-        "amma-s-skip-s4-lr2-clip-step2-seed0", "amma-s-skip-s4-lr2-clip-t8-seed0", "amma-s-skip-s4-lr2-clip-k6-seed0",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-seed0", "amma-s-skip-s4-lr2-clip-t8-hop4-7k-seed0",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-7k-seed1", "amma-s-skip-s4-lr2-clip-t8-hop4-7k-v1000",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-learn1-seed0",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-center3-seed0",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-ema-seed0", "amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-seed0",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-noexpand-seed0", "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-seed0",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed0", "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed1",
-        "amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-v1000", "amma-s-skip-s4-lr2-clip-t8-hop4-ema-6k-noexpand-v1000",
-        "astar")
+# One list for the recipe's `eval` stage and for this file (benches/recipes/runs.txt).
+RUNS_FILE = Path(__file__).resolve().parent / "recipes" / "runs.txt"
+
+
+def recipe_runs(path: Path = RUNS_FILE) -> tuple[str, ...]:
+    """The run names of the synthetic recipe, oldest first."""
+    lines = (line.strip() for line in path.read_text().splitlines())
+    return tuple(line for line in lines if line and not line.startswith("#"))
+
+
 # conv_diff run → its RGB-only twin (same recipe, --set micro_motion=none)
 ABLATIONS = {"amma-s-cd": "amma-s-none", "amma-s-skip": "amma-s-skip-none"}
 MOTION_CLASSES = ("sit_down", "stand_up")
@@ -143,7 +140,7 @@ def main(exp: Path) -> None:
     # A run whose folder is not in EXP (a fresh checkout: runs/ is not in git) keeps what the file says of it.
     recorded = json.loads(out.read_text()).get("runs", {}) if out.exists() else {}
     runs = {}
-    for name in RUNS:
+    for name in recipe_runs():
         log, ev = exp / name / "log.jsonl", exp / name / "eval-test" / "eval.json"
         live = exp / name / "eval-test-live" / "eval.json"
         if not log.exists():

@@ -319,7 +319,8 @@ astar_overfit_nopal() { overfit_check astar-overfit-nopal --set pal_weight=0; }
 astar_overfit_256() { overfit_check astar-overfit-256 --input-size 256; }
 
 evaluate() {
-  for run in amma-s-cd amma-s-none amma-s-full amma-s-skip amma-s-skip-none amma-s-skip-amp amma-s-skip-b8 amma-s-skip-b8-3500 amma-s-skip-b4 amma-s-skip-b4-v1000 amma-s-skip-s4 amma-s-skip-s4-lr2 amma-s-skip-s4-lr2-seed1 amma-s-skip-s4-lr2-clip-seed0 amma-s-skip-s4-lr2-clip-seed1 amma-s-skip-s4-lr2-clip-step2-seed0 amma-s-skip-s4-lr2-clip-t8-seed0 amma-s-skip-s4-lr2-clip-k6-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-7k-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-7k-seed1 amma-s-skip-s4-lr2-clip-t8-hop4-7k-v1000 amma-s-skip-s4-lr2-clip-t8-hop4-learn1-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-center3-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-2800-noexpand-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed1 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-v1000 amma-s-skip-s4-lr2-clip-t8-hop4-ema-6k-noexpand-v1000 astar; do
+  # every run named in benches/recipes/runs.txt (the list collect_training.py reads too)
+  for run in $(grep -v '^#' benches/recipes/runs.txt); do
     [ -f "$EXP/$run/last.pt" ] && $BIN/amma-edge eval --model "$EXP/$run/last.pt" --data "$EXP/synth-test" \
       --out "$EXP/$run/eval-test" --force
   done
