@@ -24,7 +24,8 @@ from amma_edge.errors import AmmaEdgeError
 # flag name → TrainConfig field, for flags that map one to one.
 _TRAIN_FLAGS = {"epochs": "epochs", "batch": "batch_size", "lr": "lr", "lr_steps": "lr_milestones",
                 "lr_gamma": "lr_gamma", "device": "device", "amp": "amp", "workers": "workers", "out": "out",
-                "data": "data", "seed": "seed", "max_steps": "max_steps", "log_every": "log_every"}
+                "data": "data", "seed": "seed", "max_steps": "max_steps", "max_minutes": "max_minutes",
+                "log_every": "log_every"}
 
 
 def parse_input_size(text: str) -> tuple[int, int]:
@@ -150,6 +151,9 @@ def _train_config_class() -> type:
               help="Any model, training or loss setting (repeatable), e.g. --set K=5 --set warmup_steps=100.")
 @click.option("--seed", type=int, default=None, help="Seed of initialisation, data order and augmentation. Default 0.")
 @click.option("--max-steps", type=int, default=None, help="Stop (resumably) after this many optimizer steps in all.")
+@click.option("--max-minutes", type=float, default=None,
+              help="Stop (resumably) when the training loop has run this many minutes in all; the cosine schedule "
+                   "re-plans its step count from the measured pace so that it ends annealed there.")
 @click.option("--log-every", type=int, default=None, help="Steps between log.jsonl records (and progress lines off a TTY).")
 @click.pass_context
 def train(ctx: click.Context, **options: Any) -> None:

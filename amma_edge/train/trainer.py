@@ -55,6 +55,7 @@ from amma_edge.errors import AmmaEdgeError
 from amma_edge.models.config import AMMAConfig, ModelConfig, config_to_dict
 from amma_edge.train import checkpoint as ckpt
 from amma_edge.train.averaging import WeightAverage
+from amma_edge.train.budget import TimeBudget
 from amma_edge.train.distributed import (
     DistributedContext,
     all_mean,
@@ -121,6 +122,7 @@ class TrainConfig:
     augment: bool = True
     expand_crop: bool = True  # the augmentation's zoom-out (expand) and random crop; off: flip, jitter, colour
     max_steps: int = 0
+    max_minutes: float = 0.0  # > 0: end when the run's time reaches this; cosine anneals there (budget.py)
     log_every: int = 20
     checkpoint_every: int = 0
     val_every: int = 1
@@ -158,6 +160,8 @@ class TrainConfig:
             problems.append(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not (self.max_minutes >= 0 and math.isfinite(self.max_minutes)):
+            problems.append(f"max_minutes must be 0 (no time limit) or a positive number of minutes, got {self.max_minutes}")
         if not 0.0 <= self.ema_decay < 1.0:
             problems.append(f"ema_decay must be in [0, 1) (0: off; 0.999 averages about the last 1,000 steps), "
                             f"got {self.ema_decay}")
@@ -204,7 +208,7 @@ def default_train_config(model_config: ModelConfig, **overrides: Any) -> TrainCo
 
 
 # Settings that may change when a run is resumed: they do not alter what the remaining steps compute.
-RESUMABLE_CHANGES = frozenset({"epochs", "max_steps", "device", "amp", "workers", "out", "data", "log_every",
+RESUMABLE_CHANGES = frozenset({"epochs", "max_steps", "max_minutes", "device", "amp", "workers", "out", "data", "log_every",
                                "checkpoint_every", "val_every", "val_max_samples", "best_metric", "best_mode",
                                "validation", "val_max_videos"})
 
@@ -245,12 +249,15 @@ def describe_schedule(config: TrainConfig) -> str:
     steps = [str(m) for m in config.lr_milestones]
     if config.lr_schedule == "cosine":
         budget = f"{config.max_steps} steps or " if config.max_steps else ""
+        budget += f"the steps that fit {config.max_minutes:g} minutes or " if config.max_minutes else ""
         decay = f", cosine to 0 over {budget}{config.epochs} epochs, whichever ends first"
     elif steps:
         listed = steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " and " + steps[-1]
         decay = f", × {config.lr_gamma:g} after epoch{'s' if len(steps) > 1 else ''} {listed}"
     else:
         decay = ", constant"
+    if config.max_minutes and config.lr_schedule != "cosine":
+        decay += f", stopping at {config.max_minutes:g} minutes"
     warm = f", {config.warmup_steps}-step linear warm-up" if config.warmup_steps else ""
     wd = f", weight decay {config.weight_decay:g}" if config.weight_decay else ""
     return f"{config.optimizer}, lr {config.lr:g}{decay}{warm}{wd}; {config.epochs} epochs of batch {config.batch_size}"
@@ -458,6 +465,9 @@ class Trainer:
             persistent_workers=config.workers > 0, generator=self._loader_generator,
             worker_init_fn=_ignore_sigint if config.workers > 0 else None,
         )
+        self.budget = TimeBudget(config.max_minutes) if config.max_minutes else None
+        self._clock: Callable[[], float] = time.monotonic  # the budget's clock
+        self._planned_steps: int | None = None  # the budget's plan, the same on every rank
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_lambda())
 
         self.epoch = 0
@@ -494,10 +504,9 @@ class Trainer:
     def _lr_lambda(self) -> Callable[[int], float]:
         c = self.config
         steps, milestones, gamma, warmup = (self.steps_per_epoch, c.lr_milestones, c.lr_gamma, c.warmup_steps)
-        total = self.total_steps
 
-        def factor(step: int) -> float:
-            return lr_factor(step, steps, milestones, gamma, warmup, c.lr_schedule, total)
+        def factor(step: int) -> float:  # total_steps follows the time budget's plan when there is one
+            return lr_factor(step, steps, milestones, gamma, warmup, c.lr_schedule, self.total_steps)
 
         return factor
 
@@ -528,6 +537,10 @@ class Trainer:
         if self.scaler.is_enabled() and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step_in_epoch, self.step = int(state["epoch"]), int(state["step_in_epoch"]), int(state["step"])
+        if self.budget is not None:  # the minutes already used count; a changed --max-minutes applies from here
+            used = float((state.get("budget") or {}).get("used_seconds", 0.0))
+            self.budget = TimeBudget(self.config.max_minutes, used)
+            self._planned_steps = state.get("planned_steps")
         self.metrics = dict(state.get("metrics") or {})
         best = state.get("best")
         if best and best.get("metric") == self.config.best_metric:
@@ -545,11 +558,34 @@ class Trainer:
 
     @property
     def total_steps(self) -> int:
+        """The step the run ends at: epochs, max_steps, and the time budget's current plan, whichever is first."""
         total = self.config.epochs * self.steps_per_epoch
-        return min(total, self.config.max_steps) if self.config.max_steps else total
+        if self.config.max_steps:
+            total = min(total, self.config.max_steps)
+        if self._planned_steps is not None:
+            total = min(total, self._planned_steps)
+        return total
 
     def _reached_max_steps(self) -> bool:
-        return bool(self.config.max_steps) and self.step >= self.config.max_steps
+        return (bool(self.config.max_steps) and self.step >= self.config.max_steps) or self._budget_reached()
+
+    def _budget_reached(self) -> bool:
+        return self._planned_steps is not None and self.step >= self._planned_steps
+
+    def _plan(self) -> None:
+        """Re-plan the step count from the budget left and the recent pace; rank 0's plan for every rank, so
+        that all stop at the same step. Also a hard stop once the budget is spent (a stall the pace missed)."""
+        if self.budget is None:
+            return
+        now = self._clock()
+        self.budget.observe(self.step, now)
+        planned = self.budget.planned_steps(self.step)
+        if self.budget.spent:
+            planned = self.step
+        if planned is None:
+            return
+        shared = torch.tensor([float(planned) if self.ctx.is_main else 0.0], dtype=torch.float64, device=self.device)
+        self._planned_steps = int(round(all_mean(shared, self.ctx).item() * self.ctx.world_size))
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint of the current state (after `self.step` whole steps)."""
@@ -576,6 +612,7 @@ class Trainer:
             "rng": self._rng,
             "metrics": dict(self.metrics),
             "best": best,
+            **({} if self.budget is None else {"budget": self.budget.state_dict(), "planned_steps": self._planned_steps}),
             "torch_version": str(torch.__version__),
         }
 
@@ -615,13 +652,16 @@ class Trainer:
             self.progress.message(f"{where}: {c.model} on {self.ctx.device}{procs}, {self.steps_per_epoch} steps/epoch; "
                                   f"{describe_schedule(c)}")
             previous = self._install_sigint_handler()
+            if self.budget is not None:
+                self.budget.start(self.step, self._clock())
             try:
                 while self.epoch < c.epochs and not self._reached_max_steps():
                     self._run_epoch()
                 if self._reached_max_steps() and self.epoch < c.epochs:
                     self._stop_at_max_steps()
-                    self.progress.message(f"stopped after max_steps={c.max_steps}; continue with "
-                                          f"{self._resume_command()}")
+                    why = (f"the {c.max_minutes:g}-minute budget after {self.step} steps" if self._budget_reached()
+                           else f"max_steps={c.max_steps}")
+                    self.progress.message(f"stopped at {why}; continue with {self._resume_command()}")
             except KeyboardInterrupt:
                 self._on_interrupt()
                 raise
@@ -679,6 +719,7 @@ class Trainer:
         self.step += 1
         self.step_in_epoch += 1
         self._rng = ckpt.rng_state()
+        self._plan()
         self._critical = False
 
         for k, v in zip(names, values):
@@ -693,8 +734,10 @@ class Trainer:
         self.throughput.tick(batch["clips"].shape[0] * self.ctx.world_size)
         if self.step % c.log_every == 0:
             names_, means = self._reduce(self._window, self._window_count)
+            planned = {} if self.budget is None else {"planned_steps": self.total_steps,
+                                                      "budget_used_s": round(self.budget.used_seconds, 1)}
             self.log.write("step", step=self.step, epoch=self.epoch + 1, lr=lr,
-                           clips_per_s=self.throughput.clips_per_second, **dict(zip(names_, means)),
+                           clips_per_s=self.throughput.clips_per_second, **dict(zip(names_, means)), **planned,
                            **gradient_norm_summary(self._grad_norms, c.grad_clip))
             self._show(dict(zip(names_, means)), force=True)
             self._window, self._window_count, self._grad_norms = {}, 0, []
@@ -767,6 +810,7 @@ class Trainer:
         """Validate (if asked and configured), then write last.pt, and best.pt when the metric improved."""
         metrics: dict[str, float] = {}
         started = time.perf_counter()
+        budget_started = self._clock()
         if validate and self.evaluate is not None and self.ctx.is_main:
             metrics = self._run_evaluate()  # rank 0 only: the others wait at the caller's barrier
         eval_seconds = time.perf_counter() - started
@@ -778,6 +822,9 @@ class Trainer:
         self._save(LAST)
         if improved:
             self._best_path = self._save(BEST)
+        if self.budget is not None:  # used time, not training pace
+            now = self._clock()
+            self.budget.exclude(now - budget_started, now)
         self._critical = False
         return metrics, eval_seconds, improved
 

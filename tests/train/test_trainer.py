@@ -535,3 +535,38 @@ def test_expand_crop_off_keeps_people_near_their_recorded_size(tmp_path, expand_
     # scale jitter alone moves a side by at most 1 / (1 - 0.2); the zoom-out shrinks people up to 4x
     assert (heights.min() < 0.5) == expand_crop
     assert (heights.max() > 1.3) == expand_crop
+
+
+# ------------------------------------------------------------------------------------ time budget
+
+
+class StepClock:
+    """A machine where every clock reading is a second later than the last."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        self.t += 1.0
+        return self.t
+
+
+def test_a_budgeted_run_stops_when_the_time_is_up_with_the_lr_annealed(tmp_path):
+    train_set, _ = datasets(tiny_amma())
+    # 3 steps an epoch, 20 epochs: 60 steps unless the budget (1 s per clock reading, 30 s) ends the run first
+    config = make_config(tmp_path, epochs=20, max_minutes=0.5, lr_schedule="cosine", lr_milestones=())
+    trainer = Trainer(config, tiny_amma(), train_set, class_names=LABELS, stream=io.StringIO())
+    trainer.budget = type(trainer.budget)(0.5, min_steps=5)
+    trainer._clock = StepClock()
+    result = trainer.fit()
+    assert 15 <= result.step < 40
+    steps = [r for r in read_log(tmp_path / "log.jsonl") if r["event"] == "step"]
+    assert steps[-1]["planned_steps"] == result.step  # the plan it logged is where it stopped
+    assert steps[-1]["lr"] < 0.05 * config.lr  # annealed: the cosine ended at the plan
+    assert steps[-1]["budget_used_s"] <= 32
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["step"] == result.step and state["budget"]["used_seconds"] >= 29
+    # a resume with a larger budget continues from the minutes used, not from zero
+    resumed = Trainer(resumed_config(config, max_minutes=1.0), tiny_amma(), train_set, class_names=LABELS,
+                      stream=io.StringIO(), resume=state)
+    assert resumed.budget.used_seconds == pytest.approx(state["budget"]["used_seconds"])
