@@ -64,7 +64,21 @@ def read_log(path: Path) -> dict:
             "epochs_done": len(epochs), "train_minutes": round(training_minutes(records), 1),
             "last_epoch": {k: v for k, v in epochs[-1].items() if k not in ("event", "time")} if epochs else None,
             "last_validation": {k: v for k, v in checks[-1].items() if k not in ("event", "time")} if checks else None,
-            "gradient_norms": gradient_norms(records, start["train_config"].get("warmup_steps", 0))}
+            "gradient_norms": gradient_norms(records, start["train_config"].get("warmup_steps", 0)),
+            "seconds_per_step": pace(records)}
+
+
+def pace(records: list[dict]) -> dict | None:
+    """Seconds a step between consecutive step rows of one session (the first row, which holds the start-up,
+    and any span holding a validation are left out): median, fastest and slowest. What a step cost on the
+    run's own machine, and how much it drifted while the run went."""
+    rows = [r for r in records if r["event"] in ("step", "start", "epoch", "validation")]
+    spans = [(b["time"] - a["time"]) / (b["step"] - a["step"]) for a, b in zip(rows, rows[1:])
+             if a["event"] == "step" and b["event"] == "step" and b["step"] > a["step"]]
+    if not spans:
+        return None
+    spans.sort()
+    return {"median": round(spans[len(spans) // 2], 3), "fastest": round(spans[0], 3), "slowest": round(spans[-1], 3)}
 
 
 def gradient_norms(records: list[dict], warmup_steps: int) -> dict | None:

@@ -28,3 +28,14 @@ def test_every_recorded_run_is_in_the_list_once():
     recorded = json.loads((ROOT / "benches" / "results" / "training.json").read_text())["runs"]
     missing = [name for name in recorded if name not in runs]
     assert not missing, f"add these runs to benches/recipes/runs.txt or the next collect loses them: {missing}"
+
+
+def test_step_pace_leaves_out_start_up_and_validation():
+    rows = [{"event": "start", "time": 0.0, "step": 0},
+            {"event": "step", "time": 30.0, "step": 100},  # start-up: left out
+            {"event": "step", "time": 70.0, "step": 200},  # 0.4 s a step
+            {"event": "validation", "time": 90.0, "step": 200},
+            {"event": "step", "time": 200.0, "step": 300},  # holds the validation: left out
+            {"event": "step", "time": 230.0, "step": 400},  # 0.3
+            {"event": "step", "time": 280.0, "step": 500}]  # 0.5
+    assert _collector().pace(rows) == {"median": 0.4, "fastest": 0.3, "slowest": 0.5}
