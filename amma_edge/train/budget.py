@@ -1,7 +1,7 @@
 """A training run held to a wall-clock budget (`--max-minutes`): how many steps still fit, from the pace so far.
 
-A fixed step count fits a time budget only on the machine it was chosen on: the same recipe has run at 0.33
-to 0.45 s a step on machines of one kind, so a step count that takes 43 minutes on one takes 50 on another.
+A fixed step count fits a time budget only on the machine it was chosen on: the same recipe has run at a median
+0.33 to 0.47 s a step on machines of one kind, so a step count that takes 40 minutes on one takes 56 on another.
 With a budget, the planned step count is re-estimated after every step from the pace of the recent steps, and
 the cosine schedule anneals to zero at that plan, so the run ends annealed when the time is up, whatever the
 machine. Time spent validating counts against the budget but not in the pace, which is of training steps.

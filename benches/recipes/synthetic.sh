@@ -279,7 +279,8 @@ ema_budget_v1000() { [ -f "$EXP/synth-train-1000/annotations.json" ] || data_100
                        --set expand_crop=false --out "$EXP/$run"; }
 ema_5k_live() { score_live amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed0 \
                            amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed1 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-v1000 \
-                           amma-s-skip-s4-lr2-clip-t8-hop4-ema-6k-noexpand-v1000; }
+                           amma-s-skip-s4-lr2-clip-t8-hop4-ema-6k-noexpand-v1000 \
+                           amma-s-skip-s4-lr2-clip-t8-hop4-ema-6k-noaug-v1000 amma-s-skip-s4-lr2-clip-t8-hop4-ema-44min-noexpand-v1000; }
 snapshots() {
   while true; do
     for run in "$@"; do
