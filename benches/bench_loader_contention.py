@@ -1,12 +1,12 @@
 """What the data loader costs a training step on 2 cores: the recipe's run, short, with its loader as it is,
 with OpenCV held to one thread in the loader, and with no augmentation, alternating, each alone on the machine.
 
-The loader worker takes about a fifth of a core beside the model's two threads, and a step of the augmented
-recipe has cost 0.38-0.39 s where the unaugmented one cost 0.33 (training.json), more than the loader's own
-11 against 10 ms a sample: when the worker wakes, one of PyTorch's two threads waits at every barrier for the
-core it lost, and OpenCV's own thread pool in the worker (one thread per core by default) adds to that. Each
-variant trains `--steps` steps of the recipe (bfloat16, batch 4, t = 8, hop 4, stride 4, no expand/crop) in a
-fresh process; the pace is the median seconds a step between its log rows after the first (start-up).
+The unaugmented 6,000-step run went at 0.33 s a step and the augmented runs of the same recipe at 0.38-0.47
+(training.json), more than the loader's own cost (11 against 10 ms a sample) explains, unless the worker,
+waking beside PyTorch's two threads, or OpenCV's thread pool in it (one thread per core by default), makes
+the model's threads wait. This measures that, side by side. Each variant trains `--steps` steps of the
+recipe (bfloat16, batch 4, t = 8, hop 4, stride 4, no expand/crop) in a fresh process; the pace is the
+median seconds a step between its log rows after the first (start-up).
 Writes benches/results/loader_contention.json.
 Usage: python benches/bench_loader_contention.py [DATA] [--steps 300] [--repeats 2]
 """
