@@ -84,8 +84,17 @@ WORKER = textwrap.dedent('''
     dataset = AMMATrainDataset("unused", gt, config, read_frame=read_frame)
     train_config = default_train_config(config, out=out, epochs=1, batch_size=3, workers=0, log_every=1,
                                          lr=1e-3, device="cpu")
+    if sys.argv[2:] == ["budget"]:  # 12 s of budget, far fewer steps than 50 epochs
+        train_config = default_train_config(config, out=out, epochs=50, batch_size=3, workers=0, log_every=1,
+                                             lr=1e-3, device="cpu", max_minutes=0.2, lr_schedule="cosine")
     trainer = Trainer(train_config, config, dataset, class_names=gt.labels)
     assert trainer.ctx.world_size == 2 and trainer.ctx.backend == "gloo"
+    if sys.argv[2:] == ["budget"]:  # the ranks' clocks disagree: rank 1 alone would plan four times the steps
+        from amma_edge.train.budget import TimeBudget
+        trainer.budget = TimeBudget(0.2, min_steps=3)
+        tick = 1.0 if trainer.ctx.rank == 0 else 0.25
+        clock = iter(tick * n for n in range(1, 100000))
+        trainer._clock = lambda: next(clock)
     if sys.argv[2:] == ["interrupt"] and trainer.ctx.rank == 1:  # Ctrl-C reaches rank 1 alone, inside step 2
         def hook(*args):
             if trainer.step == 1:
@@ -139,3 +148,14 @@ def test_ctrl_c_on_one_rank_stops_every_rank_after_the_same_step(tmp_path):
     state = load_checkpoint(out / "last.pt")
     assert (state["step"], state["step_in_epoch"]) == (2, 2)
     assert [r["event"] for r in read_log(out / "log.jsonl")][-1] == "interrupted"
+
+
+@pytest.mark.slow
+def test_a_time_budget_stops_every_rank_at_rank_0s_plan(tmp_path):
+    out, (w0, w1), steps = torchrun(tmp_path, "budget")
+    assert steps[0] == steps[1] and 3 <= steps[0] < 150
+    # the same learnt weights; batch-norm statistics are averaged at epoch ends only, as for a --max-steps stop
+    learnt = [k for k in w0 if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert all(torch.equal(w0[k], w1[k]) for k in learnt)
+    rows = [r for r in read_log(out / "log.jsonl") if r["event"] == "step"]
+    assert rows[-1]["planned_steps"] == steps[0]
