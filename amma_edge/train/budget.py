@@ -24,13 +24,14 @@ class TimeBudget:
     """Seconds used so far (across resumed sessions) and the step count that fits the rest of `minutes`."""
 
     def __init__(self, minutes: float, used_seconds: float = 0.0, *, window: int = PACE_WINDOW,
-                 min_steps: int = MIN_PACE_STEPS):
+                 min_steps: int = MIN_PACE_STEPS, pace_hint: float | None = None):
         if minutes <= 0:
             raise ValueError(f"a time budget is a positive number of minutes, got {minutes}")
         self.seconds = minutes * 60.0
         self.window = window
         self.min_steps = min_steps
         self._used_before = used_seconds
+        self._pace_hint = pace_hint  # the pace a resumed run's last session measured, until this one has its own
         self._session_start: float | None = None
         self._now: float | None = None
         self._excluded = 0.0  # seconds of this session that were not training steps (validation, checkpoints)
@@ -65,13 +66,13 @@ class TimeBudget:
 
     @property
     def seconds_per_step(self) -> float | None:
-        """The recent pace; None until `min_steps` steps of this session are measured."""
+        """The recent pace; until `min_steps` steps of this session are measured, the pace hint (None without)."""
         if len(self._marks) < 2:
-            return None
+            return self._pace_hint
         (first_step, first_t), (last_step, last_t) = self._marks[0], self._marks[-1]
         done = last_step - first_step
         if done < self.min_steps or last_t <= first_t:
-            return None
+            return self._pace_hint
         return (last_t - first_t) / done
 
     def planned_steps(self, step: int) -> int | None:
@@ -87,8 +88,9 @@ class TimeBudget:
     def spent(self) -> bool:
         return self.used_seconds >= self.seconds
 
-    def state_dict(self) -> dict[str, float]:
-        return {"used_seconds": self.used_seconds, "minutes": self.seconds / 60.0}
+    def state_dict(self) -> dict[str, float | None]:
+        return {"used_seconds": self.used_seconds, "minutes": self.seconds / 60.0,
+                "seconds_per_step": self.seconds_per_step}
 
     def _require_started(self) -> None:
         if self._session_start is None:

@@ -538,9 +538,11 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step_in_epoch, self.step = int(state["epoch"]), int(state["step_in_epoch"]), int(state["step"])
         if self.budget is not None:  # the minutes already used count; a changed --max-minutes applies from here
-            used = float((state.get("budget") or {}).get("used_seconds", 0.0))
-            self.budget = TimeBudget(self.config.max_minutes, used)
-            self._planned_steps = state.get("planned_steps")
+            saved = state.get("budget") or {}
+            self.budget = TimeBudget(self.config.max_minutes, float(saved.get("used_seconds", 0.0)),
+                                     pace_hint=saved.get("seconds_per_step"))
+            # re-planned from the last session's pace, so that a larger budget continues the run at once
+            self._planned_steps = self.budget.planned_steps(self.step)
         self.metrics = dict(state.get("metrics") or {})
         best = state.get("best")
         if best and best.get("metric") == self.config.best_metric:

@@ -570,3 +570,7 @@ def test_a_budgeted_run_stops_when_the_time_is_up_with_the_lr_annealed(tmp_path)
     resumed = Trainer(resumed_config(config, max_minutes=1.0), tiny_amma(), train_set, class_names=LABELS,
                       stream=io.StringIO(), resume=state)
     assert resumed.budget.used_seconds == pytest.approx(state["budget"]["used_seconds"])
+    resumed._clock = StepClock()
+    more = resumed.fit()
+    assert more.step > result.step  # twice the budget: the run goes on from where it stopped
+    assert load_checkpoint(tmp_path / "last.pt")["budget"]["used_seconds"] <= 62
