@@ -789,7 +789,13 @@ class Trainer:
         self.progress.update(step=self.step, total_steps=self.total_steps, epoch=self.epoch + 1,
                              epochs=self.config.epochs, loss=means["loss"], parts=parts,
                              clips_per_second=self.throughput.clips_per_second,
-                             eta_seconds=self.throughput.eta(self.total_steps - self.step), force=force)
+                             eta_seconds=self._eta(), force=force)
+
+    def _eta(self) -> float:
+        """Time left: under a budget, the budget's own (the plan follows it); otherwise steps left at the pace."""
+        if self.budget is not None and self._planned_steps is not None:
+            return max(0.0, self.budget.seconds - self.budget.used_seconds)
+        return self.throughput.eta(self.total_steps - self.step)
 
     def _end_epoch(self) -> None:
         c = self.config

@@ -1,5 +1,6 @@
 import io
 import os
+import re
 import signal
 
 import cv2
@@ -555,11 +556,15 @@ def test_a_budgeted_run_stops_when_the_time_is_up_with_the_lr_annealed(tmp_path)
     train_set, _ = datasets(tiny_amma())
     # 3 steps an epoch, 20 epochs: 60 steps unless the budget (1 s per clock reading, 30 s) ends the run first
     config = make_config(tmp_path, epochs=20, max_minutes=0.5, lr_schedule="cosine", lr_milestones=())
-    trainer = Trainer(config, tiny_amma(), train_set, class_names=LABELS, stream=io.StringIO())
+    screen = io.StringIO()
+    trainer = Trainer(config, tiny_amma(), train_set, class_names=LABELS, stream=screen)
     trainer.budget = type(trainer.budget)(0.5, min_steps=5)
     trainer._clock = StepClock()
     result = trainer.fit()
     assert 15 <= result.step < 40
+    # once planned, the progress line's time left is the budget's, counting down to the stop
+    etas = [int(m) * 60 + int(s) for m, s in re.findall(r"ETA (\d+):(\d\d)", screen.getvalue())]
+    assert etas and 15 <= max(etas) <= 30 and etas[-1] <= 2  # a step of this tiny model takes milliseconds
     steps = [r for r in read_log(tmp_path / "log.jsonl") if r["event"] == "step"]
     assert steps[-1]["planned_steps"] == result.step  # the plan it logged is where it stopped
     assert steps[-1]["lr"] < 0.05 * config.lr  # annealed: the cosine ended at the plan
