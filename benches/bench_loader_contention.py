@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from amma_edge.bench.machine import cpu_model  # noqa: E402
 from amma_edge.fileio import atomic_write_text  # noqa: E402
-from amma_edge.train.progress import read_log  # noqa: E402
+from amma_edge.train.progress import read_log, step_spans  # noqa: E402
 
 RECIPE = ["--model", "amma-s", "--input-size", "128x160", "--device", "cpu", "--workers", "1", "--epochs", "1",
           "--lr", "2e-3", "--batch", "4", "--amp", "--set", "decoder=skip", "--set", "output_stride=4",
@@ -44,9 +44,8 @@ VARIANTS = {
 
 
 def step_pace(log: Path) -> float:
-    rows = [r for r in read_log(log) if r["event"] == "step"]
-    spans = [(b["time"] - a["time"]) / (b["step"] - a["step"]) for a, b in zip(rows[1:], rows[2:])]
-    return statistics.median(spans)
+    """Median seconds a step, leaving out the span after the first step row too (the loader still warming)."""
+    return statistics.median(step_spans(read_log(log))[1:])
 
 
 def run_variant(data: Path, name: str, steps: int, work: Path) -> float:

@@ -72,12 +72,9 @@ def pace(records: list[dict]) -> dict | None:
     """Seconds a step between consecutive step rows of one session (the first row, which holds the start-up,
     and any span holding a validation are left out): median, fastest and slowest. What a step cost on the
     run's own machine, and how much it drifted while the run went."""
-    rows = [r for r in records if r["event"] in ("step", "start", "epoch", "validation")]
-    spans = [(b["time"] - a["time"]) / (b["step"] - a["step"]) for a, b in zip(rows, rows[1:])
-             if a["event"] == "step" and b["event"] == "step" and b["step"] > a["step"]]
+    spans = sorted(progress.step_spans(records))
     if not spans:
         return None
-    spans.sort()
     return {"median": round(spans[len(spans) // 2], 3), "fastest": round(spans[0], 3), "slowest": round(spans[-1], 3)}
 
 

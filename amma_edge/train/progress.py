@@ -160,6 +160,18 @@ def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
     return records
 
 
+# Log rows that stand for time spent outside training steps; other rows (a gradient-spike note) take none.
+_NOT_STEP_TIME = ("start", "epoch", "validation")
+
+
+def step_spans(records: list[dict[str, Any]]) -> list[float]:
+    """Seconds a step between consecutive "step" rows of a log, in log order. A span with a session start, a
+    validation or an epoch end between its rows is left out: it holds more than steps."""
+    rows = [r for r in records if r.get("event") == "step" or r.get("event") in _NOT_STEP_TIME]
+    return [(b["time"] - a["time"]) / (b["step"] - a["step"]) for a, b in zip(rows, rows[1:])
+            if a["event"] == "step" and b["event"] == "step" and b["step"] > a["step"]]
+
+
 def _finite(value: Any) -> Any:
     """NaN and infinity as the strings "nan", "inf", "-inf": JSON has no such numbers and strict readers reject them."""
     if isinstance(value, float) and not math.isfinite(value):
