@@ -248,12 +248,12 @@ ema_5k() { ema_steps 5k 3 5000 "$@"; }
 # (1.46 against 1.66, the best validation at epoch 2 of 3), the first run here to do so, so it may now be short
 # of scenes rather than of updates. 5,000 steps are about half an epoch there: --epochs 1 keeps the same
 # schedule, validated once at the stop. Only the data differ from ema-5k-noexpand.
-# $1 names the run (5k, 6k), $2 its steps.
-ema_noexpand_v1000() { [ -f "$EXP/synth-train-1000/annotations.json" ] || data_1000
-                       local run=amma-s-skip-s4-lr2-clip-t8-hop4-ema-$1-noexpand-v1000
-                       timed2 "$run" $BIN/amma-edge train --data "$EXP/synth-train-1000" "${AMMA_SKIP_S4_LR2_CLIP[@]}" \
-                         --set t=8 --set hop=4 --set ema_decay=0.999 --epochs 1 --max-steps "$2" --seed 0 \
-                         --set expand_crop=false --out "$EXP/$run"; }
+# Stage ema-5k-noexpand-v1000 is that run. One function makes the 960-video EMA runs: $1 names the run
+# (5k-noexpand, ...), the rest are its own settings (the stage table at the end gives each one's).
+ema_v1000() { [ -f "$EXP/synth-train-1000/annotations.json" ] || data_1000
+              local run=amma-s-skip-s4-lr2-clip-t8-hop4-ema-$1-v1000; shift
+              timed2 "$run" $BIN/amma-edge train --data "$EXP/synth-train-1000" "${AMMA_SKIP_S4_LR2_CLIP[@]}" \
+                --set t=8 --set hop=4 --set ema_decay=0.999 --epochs 1 --seed 0 "$@" --out "$EXP/$run"; }
 # Stage ema-6k-noexpand-v1000: the same with 6,000 steps, the rest of the 45 minutes: the 5,000-step run took
 # 32.7 minutes on its machine (AMD EPYC, bfloat16, ~10 clips/s) and ended at its best validation loss, still
 # inside its first epoch; 6,000 steps project 39 minutes there. Still less than one epoch of the 960 videos.
@@ -261,22 +261,12 @@ ema_noexpand_v1000() { [ -f "$EXP/synth-train-1000/annotations.json" ] || data_1
 # frames only resized to 128x160). Dropping expand/crop gained 21.9 frame-mAP, and a run that ends inside its
 # first epoch of 960 videos sees each training clip about once, so what the rest (flip, scale and location
 # jitter, colour) buys against videos that already vary light, camera and scene is the open question.
-ema_noaug_v1000() { [ -f "$EXP/synth-train-1000/annotations.json" ] || data_1000
-                    local run=amma-s-skip-s4-lr2-clip-t8-hop4-ema-$1-noaug-v1000
-                    timed2 "$run" $BIN/amma-edge train --data "$EXP/synth-train-1000" "${AMMA_SKIP_S4_LR2_CLIP[@]}" \
-                      --set t=8 --set hop=4 --set ema_decay=0.999 --epochs 1 --max-steps "$2" --seed 0 \
-                      --set augment=false --out "$EXP/$run"; }
 # Stage ema-44min-noexpand-v1000: the same recipe held to the clock instead of a step count (--max-minutes 44:
 # the cosine schedule re-plans its length from the pace of the last 500 steps and ends annealed at 44 minutes
 # of training, amma_edge.train.budget), so the run fits the 45 minutes on whatever machine it lands: a
 # 7,500-step start of it (the 6,000-step run's lowest validation loss was at its stop), projected at 43
 # minutes from the no-augmentation run's 0.33 s a step, ran at 0.34-0.45 s a step on the same machine and was
 # stopped at step 2,704, projecting 46.
-ema_budget_v1000() { [ -f "$EXP/synth-train-1000/annotations.json" ] || data_1000
-                     local run=amma-s-skip-s4-lr2-clip-t8-hop4-ema-44min-noexpand-v1000
-                     timed2 "$run" $BIN/amma-edge train --data "$EXP/synth-train-1000" "${AMMA_SKIP_S4_LR2_CLIP[@]}" \
-                       --set t=8 --set hop=4 --set ema_decay=0.999 --epochs 1 --max-steps 0 --max-minutes 44 --seed 0 \
-                       --set expand_crop=false --out "$EXP/$run"; }
 ema_5k_live() { score_live amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-seed0 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed0 \
                            amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-seed1 amma-s-skip-s4-lr2-clip-t8-hop4-ema-5k-noexpand-v1000 \
                            amma-s-skip-s4-lr2-clip-t8-hop4-ema-6k-noexpand-v1000 \
@@ -348,7 +338,7 @@ collect() { $BIN/python benches/collect_training.py "$EXP"; }
 
 case "$STAGE" in
   data) data ;; amma) amma ;; amma-none) amma_none ;; ablation) ablation ;; amma-full) amma_full ;;
-  amma-skip) amma_skip ;; amma-skip-none) amma_skip_none ;; amma-skip-amp) amma_skip_amp ;; amma-skip-b8) amma_skip_b8 ;; amma-skip-b8-3500) amma_skip_b8_3500 ;; amma-skip-b4) amma_skip_b4 ;; data-1000) data_1000 ;; amma-skip-b4-v1000) amma_skip_b4_v1000 ;; amma-skip-s4) amma_skip_s4 ;; amma-skip-s4-lr2) amma_skip_s4_lr2 ;; amma-skip-s4-lr2-seed1) amma_skip_s4_lr2_seed1 ;; amma-skip-s4-lr2-clip-seed0) amma_skip_s4_lr2_clip 0 ;; amma-skip-s4-lr2-clip-seed1) amma_skip_s4_lr2_clip 1 ;; amma-skip-s4-lr2-clip-step2) amma_skip_s4_lr2_clip_step2 ;; amma-skip-s4-lr2-clip-t8) amma_skip_s4_lr2_clip_t8 ;; amma-skip-s4-lr2-clip-k6) amma_skip_s4_lr2_clip_k6 ;; amma-skip-s4-lr2-clip-t8-hop4) amma_skip_s4_lr2_clip_t8_hop4 ;; amma-skip-s4-lr2-clip-t8-hop4-7k) amma_skip_s4_lr2_clip_t8_hop4_7k 0 ;; amma-skip-s4-lr2-clip-t8-hop4-7k-seed1) amma_skip_s4_lr2_clip_t8_hop4_7k 1 ;; amma-skip-s4-lr2-clip-t8-hop4-7k-v1000) amma_skip_s4_lr2_clip_t8_hop4_7k_v1000 ;; amma-skip-s4-lr2-clip-t8-hop4-learn1) amma_skip_s4_lr2_clip_t8_hop4_learn1 ;; amma-skip-s4-lr2-clip-t8-hop4-center3) amma_skip_s4_lr2_clip_t8_hop4_center3 ;; amma-skip-s4-lr2-clip-t8-hop4-ema) amma_skip_s4_lr2_clip_t8_hop4_ema ;; ema-live) ema_live ;; ema-2800) ema_2800 "" ;; ema-2800-noexpand) ema_2800 -noexpand --set expand_crop=false ;; ema-2800-live) ema_2800_live ;; ema-5k) ema_5k 0 "" ;; ema-5k-noexpand) ema_5k 0 -noexpand --set expand_crop=false ;; ema-5k-noexpand-seed1) ema_5k 1 -noexpand --set expand_crop=false ;; ema-5k-noexpand-v1000) ema_noexpand_v1000 5k 5000 ;; ema-6k-noexpand-v1000) ema_noexpand_v1000 6k 6000 ;; ema-6k-noaug-v1000) ema_noaug_v1000 6k 6000 ;; ema-44min-noexpand-v1000) ema_budget_v1000 ;; ema-5k-live) ema_5k_live ;; astar) astar ;; astar-overfit) astar_overfit ;; astar-overfit-nopal) astar_overfit_nopal ;; astar-overfit-256) astar_overfit_256 ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
+  amma-skip) amma_skip ;; amma-skip-none) amma_skip_none ;; amma-skip-amp) amma_skip_amp ;; amma-skip-b8) amma_skip_b8 ;; amma-skip-b8-3500) amma_skip_b8_3500 ;; amma-skip-b4) amma_skip_b4 ;; data-1000) data_1000 ;; amma-skip-b4-v1000) amma_skip_b4_v1000 ;; amma-skip-s4) amma_skip_s4 ;; amma-skip-s4-lr2) amma_skip_s4_lr2 ;; amma-skip-s4-lr2-seed1) amma_skip_s4_lr2_seed1 ;; amma-skip-s4-lr2-clip-seed0) amma_skip_s4_lr2_clip 0 ;; amma-skip-s4-lr2-clip-seed1) amma_skip_s4_lr2_clip 1 ;; amma-skip-s4-lr2-clip-step2) amma_skip_s4_lr2_clip_step2 ;; amma-skip-s4-lr2-clip-t8) amma_skip_s4_lr2_clip_t8 ;; amma-skip-s4-lr2-clip-k6) amma_skip_s4_lr2_clip_k6 ;; amma-skip-s4-lr2-clip-t8-hop4) amma_skip_s4_lr2_clip_t8_hop4 ;; amma-skip-s4-lr2-clip-t8-hop4-7k) amma_skip_s4_lr2_clip_t8_hop4_7k 0 ;; amma-skip-s4-lr2-clip-t8-hop4-7k-seed1) amma_skip_s4_lr2_clip_t8_hop4_7k 1 ;; amma-skip-s4-lr2-clip-t8-hop4-7k-v1000) amma_skip_s4_lr2_clip_t8_hop4_7k_v1000 ;; amma-skip-s4-lr2-clip-t8-hop4-learn1) amma_skip_s4_lr2_clip_t8_hop4_learn1 ;; amma-skip-s4-lr2-clip-t8-hop4-center3) amma_skip_s4_lr2_clip_t8_hop4_center3 ;; amma-skip-s4-lr2-clip-t8-hop4-ema) amma_skip_s4_lr2_clip_t8_hop4_ema ;; ema-live) ema_live ;; ema-2800) ema_2800 "" ;; ema-2800-noexpand) ema_2800 -noexpand --set expand_crop=false ;; ema-2800-live) ema_2800_live ;; ema-5k) ema_5k 0 "" ;; ema-5k-noexpand) ema_5k 0 -noexpand --set expand_crop=false ;; ema-5k-noexpand-seed1) ema_5k 1 -noexpand --set expand_crop=false ;; ema-5k-noexpand-v1000) ema_v1000 5k-noexpand --max-steps 5000 --set expand_crop=false ;; ema-6k-noexpand-v1000) ema_v1000 6k-noexpand --max-steps 6000 --set expand_crop=false ;; ema-6k-noaug-v1000) ema_v1000 6k-noaug --max-steps 6000 --set augment=false ;; ema-44min-noexpand-v1000) ema_v1000 44min-noexpand --max-steps 0 --max-minutes 44 --set expand_crop=false ;; ema-5k-live) ema_5k_live ;; astar) astar ;; astar-overfit) astar_overfit ;; astar-overfit-nopal) astar_overfit_nopal ;; astar-overfit-256) astar_overfit_256 ;; eval) evaluate ;; curve) curve ;; collect) collect ;;
   all) data; ablation; astar; evaluate; curve; collect ;;
   *) echo "unknown stage $STAGE: the stages are listed at the top of $0" >&2; exit 2 ;;
 esac
