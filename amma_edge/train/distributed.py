@@ -122,6 +122,15 @@ def all_mean(values: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:
     return values
 
 
+def from_main(value: float, ctx: DistributedContext) -> float:
+    """Rank 0's `value` on every rank, for decisions that must not follow each rank's own clock."""
+    if not ctx.distributed:
+        return value
+    t = torch.tensor([float(value)], dtype=torch.float64, device=ctx.device)
+    dist.broadcast(t, src=0)
+    return float(t.item())
+
+
 def any_rank(flag: bool, ctx: DistributedContext) -> bool:
     """True when `flag` is true on any rank, so that every rank takes the same branch."""
     if not ctx.distributed:

@@ -62,6 +62,7 @@ from amma_edge.train.distributed import (
     any_rank,
     average_buffers,
     barrier,
+    from_main,
     init_distributed,
     shutdown,
     wrap_model,
@@ -584,10 +585,10 @@ class Trainer:
         planned = self.budget.planned_steps(self.step)
         if self.budget.spent:
             planned = self.step
-        if planned is None:
-            return
-        shared = torch.tensor([float(planned) if self.ctx.is_main else 0.0], dtype=torch.float64, device=self.device)
-        self._planned_steps = int(round(all_mean(shared, self.ctx).item() * self.ctx.world_size))
+        # every rank joins the broadcast, whether or not its own pace is known yet: -1 stands for "no plan"
+        shared = from_main(-1.0 if planned is None else float(planned), self.ctx)
+        if shared >= 0:
+            self._planned_steps = int(shared)
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint of the current state (after `self.step` whole steps)."""
