@@ -89,8 +89,8 @@ class TimeBudget:
         return self.used_seconds >= self.seconds
 
     def state_dict(self) -> dict[str, float | None]:
-        return {"used_seconds": self.used_seconds, "minutes": self.seconds / 60.0,
-                "seconds_per_step": self.seconds_per_step}
+        """What a resume needs (the budget itself is the run's `max_minutes`)."""
+        return {"used_seconds": self.used_seconds, "seconds_per_step": self.seconds_per_step}
 
     def _require_started(self) -> None:
         if self._session_start is None:
