@@ -2,7 +2,7 @@
 with OpenCV held to one thread in the loader, and with no augmentation, alternating, each alone on the machine.
 
 The unaugmented 6,000-step run went at 0.33 s a step and the augmented runs of the same recipe at 0.38-0.47
-(training.json), more than the loader's own cost (11 against 10 ms a sample) explains, unless the worker,
+(training.json), more than the loader's own cost looked likely to explain, unless the worker,
 waking beside PyTorch's two threads, or OpenCV's thread pool in it (one thread per core by default), makes
 the model's threads wait. This measures that, side by side. Each variant trains `--steps` steps of the
 recipe (bfloat16, batch 4, t = 8, hop 4, stride 4, no expand/crop) in a fresh process; the pace is the
